@@ -1,0 +1,1 @@
+//! OpenFaaS wire types (placeholder, being written).

@@ -1,0 +1,347 @@
+//! `http` mode: `fprocess` is started once and kept running (restarted with backoff when it
+//! dies); every call is reverse-proxied to `upstream_url` over pooled keep-alive connections,
+//! streaming both ways unless `buffer_http` asks for the request body to be buffered.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{HeaderName, CONNECTION, CONTENT_LENGTH, HOST};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::process::Command;
+
+use crate::body::{self, BoxError, GuardedBody, ResponseBody};
+use crate::config::Config;
+use crate::executor::fork::effective_timeout;
+use crate::log_line;
+use crate::process::{describe_exit, LogRelay};
+
+/// Proxies calls to a long-running function process.
+pub struct HttpExecutor {
+    config: Arc<Config>,
+    client: Client<HttpConnector, ResponseBody>,
+    authority: Authority,
+    base_path: String,
+    supervisor: Option<Arc<Supervisor>>,
+}
+
+impl HttpExecutor {
+    /// Starts `fprocess` (when set) and prepares the connection pool.
+    pub fn start(config: Arc<Config>) -> HttpExecutor {
+        let upstream = config
+            .upstream_url
+            .clone()
+            .unwrap_or_else(|| Uri::from_static("http://127.0.0.1:5000"));
+        let authority = upstream
+            .authority()
+            .cloned()
+            .unwrap_or_else(|| Authority::from_static("127.0.0.1:5000"));
+        let base_path = upstream.path().trim_end_matches('/').to_string();
+
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1024)
+            .build(connector);
+
+        let supervisor = (!config.process.is_empty()).then(|| {
+            let supervisor = Arc::new(Supervisor {
+                argv: config.process.clone(),
+                relay: LogRelay {
+                    prefix: config.prefix_logs,
+                    max_line: config.log_buffer_size,
+                },
+                pgid: AtomicI32::new(0),
+                stopping: AtomicBool::new(false),
+            });
+            tokio::spawn(supervisor.clone().run());
+            supervisor
+        });
+
+        HttpExecutor {
+            config,
+            client,
+            authority,
+            base_path,
+            supervisor,
+        }
+    }
+
+    /// Waits until the upstream accepts connections, so the watchdog reports healthy only when
+    /// calls can succeed.
+    pub async fn wait_ready(&self) {
+        let address = self.authority.as_str().to_string();
+        let mut waited = Duration::ZERO;
+        let mut next_report = Duration::from_secs(5);
+        loop {
+            if tokio::net::TcpStream::connect(&address).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            waited += Duration::from_millis(10);
+            if waited >= next_report {
+                log_line!("upstream {address} not accepting connections after {waited:?}");
+                next_report *= 2;
+            }
+        }
+    }
+
+    /// Forwards one call.
+    pub async fn call(&self, request: Request<Incoming>) -> Response<ResponseBody> {
+        let started = Instant::now();
+        let timeout = effective_timeout(self.config.exec_timeout, &request);
+        let (mut parts, incoming) = request.into_parts();
+        let method = parts.method.clone();
+        let path = parts.uri.path().to_string();
+        let call_id = self
+            .config
+            .log_callid
+            .then(|| parts.headers.get("X-Call-Id").cloned())
+            .flatten();
+
+        parts.uri = match self.upstream_uri(&parts.uri) {
+            Ok(uri) => uri,
+            Err(err) => {
+                return body::text(
+                    StatusCode::BAD_REQUEST,
+                    format!("bad request path: {err}\n"),
+                )
+            }
+        };
+        strip_hop_by_hop(&mut parts.headers);
+        if !parts.headers.contains_key(HOST) {
+            if let Ok(host) = HeaderValue::from_str(self.authority.as_str()) {
+                parts.headers.insert(HOST, host);
+            }
+        }
+
+        let outgoing: ResponseBody = if self.config.buffer_http {
+            match incoming.collect().await {
+                Ok(collected) => {
+                    let bytes = collected.to_bytes();
+                    parts.headers.remove(http::header::TRANSFER_ENCODING);
+                    parts
+                        .headers
+                        .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+                    body::full(bytes)
+                }
+                Err(err) => {
+                    return body::text(
+                        StatusCode::BAD_REQUEST,
+                        format!("cannot read request body: {err}\n"),
+                    )
+                }
+            }
+        } else {
+            incoming.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
+        };
+
+        let forwarded = self.client.request(Request::from_parts(parts, outgoing));
+        let answered = match timeout {
+            Some(limit) => tokio::time::timeout(limit, forwarded).await.ok(),
+            None => Some(forwarded.await),
+        };
+        let took = started.elapsed().as_secs_f64();
+        let prefix = call_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .map(|id| format!("{id} "))
+            .unwrap_or_default();
+        match answered {
+            Some(Ok(upstream)) => {
+                let (mut parts, incoming) = upstream.into_parts();
+                strip_hop_by_hop(&mut parts.headers);
+                let length = parts
+                    .headers
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+                    .to_string();
+                log_line!(
+                    "{prefix}{method} {path} - {} - ContentLength: {length}B ({took:.4}s)",
+                    status_text(parts.status)
+                );
+                let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
+                let body = incoming.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
+                Response::from_parts(parts, GuardedBody::wrap(body, remaining, ()))
+            }
+            Some(Err(err)) => {
+                log_line!("{prefix}{method} {path} - upstream error: {err} ({took:.4}s)");
+                let mut response = body::text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("Can't reach service for: {path}.\n"),
+                );
+                response
+                    .headers_mut()
+                    .insert("X-OpenFaaS-Internal", HeaderValue::from_static("fwatchdog"));
+                response
+            }
+            None => {
+                log_line!("{prefix}{method} {path} - 504 Gateway Timeout ({took:.4}s)");
+                let mut response = body::text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("function timed out after {took:.3}s (exec_timeout)\n"),
+                );
+                response
+                    .headers_mut()
+                    .insert("X-OpenFaaS-Internal", HeaderValue::from_static("fwatchdog"));
+                response
+            }
+        }
+    }
+
+    /// Asks the upstream's `ready_path`; `None` when no ready path is configured.
+    pub async fn upstream_ready(&self) -> Option<bool> {
+        let path = self.config.ready_path.as_ref()?;
+        let uri = Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(self.authority.clone())
+            .path_and_query(path.as_str())
+            .build()
+            .ok()?;
+        let request = Request::get(uri).body(body::empty()).ok()?;
+        let answer =
+            tokio::time::timeout(Duration::from_secs(5), self.client.request(request)).await;
+        Some(matches!(answer, Ok(Ok(r)) if r.status().is_success()))
+    }
+
+    /// Stops the function process: SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop(&self, grace: Duration) {
+        if let Some(supervisor) = &self.supervisor {
+            supervisor.stop(grace).await;
+        }
+    }
+
+    fn upstream_uri(&self, incoming: &Uri) -> Result<Uri, http::Error> {
+        let path_and_query = incoming
+            .path_and_query()
+            .map(PathAndQuery::as_str)
+            .unwrap_or("/");
+        Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(self.authority.clone())
+            .path_and_query(format!("{}{}", self.base_path, path_and_query))
+            .build()
+    }
+}
+
+fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
+    }
+}
+
+/// Removes the headers that apply to one connection only (RFC 9110 section 7.6.1).
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// Keeps the long-running function process alive.
+struct Supervisor {
+    argv: Vec<String>,
+    relay: LogRelay,
+    pgid: AtomicI32,
+    stopping: AtomicBool,
+}
+
+impl Supervisor {
+    async fn run(self: Arc<Self>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let mut command = Command::new(&self.argv[0]);
+            command
+                .args(&self.argv[1..])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true);
+            log_line!("Forking - {}", self.argv.join(" "));
+            let started = Instant::now();
+            match command.spawn() {
+                Ok(mut child) => {
+                    let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+                    self.pgid.store(pid, Ordering::SeqCst);
+                    if let Some(out) = child.stdout.take() {
+                        tokio::spawn(self.relay.relay(out, "stdout"));
+                    }
+                    if let Some(err) = child.stderr.take() {
+                        tokio::spawn(self.relay.relay(err, "stderr"));
+                    }
+                    let status = child.wait().await;
+                    self.pgid.store(0, Ordering::SeqCst);
+                    if self.stopping.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let how = match status {
+                        Ok(status) => describe_exit(status),
+                        Err(err) => err.to_string(),
+                    };
+                    log_line!("Forked function has terminated: {how}; restarting in {backoff:?}");
+                }
+                Err(err) => {
+                    log_line!(
+                        "cannot start fprocess {:?}: {err}; retrying in {backoff:?}",
+                        self.argv[0]
+                    );
+                }
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                backoff = Duration::from_millis(100);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    async fn stop(&self, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let pgid = self.pgid.load(Ordering::SeqCst);
+        if pgid <= 0 {
+            return;
+        }
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && self.pgid.load(Ordering::SeqCst) != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if self.pgid.load(Ordering::SeqCst) != 0 {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The `fwatchdog` binary: reads its configuration from the environment and serves until
+//! SIGTERM or SIGINT.
+
+use std::process::ExitCode;
+
+use faas_watchdog::config::ProcessEnv;
+use faas_watchdog::{Config, Watchdog};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--version" || a == "-version") {
+        println!("fwatchdog {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env(&ProcessEnv) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("fwatchdog: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if args
+        .iter()
+        .any(|a| a == "--run-healthcheck" || a == "-run-healthcheck")
+    {
+        // The same check OpenFaaS's watchdogs offer for container health probes.
+        return if config.lock_path().exists() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    if let Some(unknown) = args.first() {
+        eprintln!("fwatchdog: unknown argument {unknown:?} (configuration comes from the environment; flags: --version, --run-healthcheck)");
+        return ExitCode::from(2);
+    }
+
+    let runtime = match build_runtime(config.threads) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("fwatchdog: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let watchdog = Watchdog::bind(config).await?;
+        watchdog.serve(shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("fwatchdog: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        threads
+    };
+    if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .max_blocking_threads(4)
+            .thread_stack_size(256 * 1024)
+            .enable_all()
+            .build()
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    let mut int = match signal(SignalKind::interrupt()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

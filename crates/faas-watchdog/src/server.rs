@@ -1,0 +1,364 @@
+//! The watchdog's HTTP server, wired in the order a call flows:
+//! accept -> health/ready routes -> in-flight limit -> executor -> metrics, with the lock file
+//! marking readiness and SIGTERM draining in-flight calls.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::body::{self, GuardedBody, ResponseBody};
+use crate::config::{Config, Mode};
+use crate::executor::Executor;
+use crate::log_line;
+use crate::metrics::Metrics;
+
+/// Why the watchdog could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot write lock file {path}: {source} (set suppress_lock=true to run without one)")]
+    LockFile {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// State shared by every connection.
+struct Shared {
+    config: Arc<Config>,
+    executor: Executor,
+    metrics: Metrics,
+    in_flight: AtomicUsize,
+    ready: AtomicBool,
+    accepting: AtomicBool,
+}
+
+/// A bound, not yet serving watchdog: its addresses are known before it runs.
+pub struct Watchdog {
+    config: Arc<Config>,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+}
+
+impl Watchdog {
+    /// Binds the call port and, when configured, the metrics port.
+    pub async fn bind(config: Config) -> Result<Watchdog, ServeError> {
+        let address = SocketAddr::new(config.bind_address, config.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| ServeError::Bind { address, source })?;
+        let metrics_listener = match config.metrics_port {
+            Some(port) => {
+                let address = SocketAddr::new(config.bind_address, port);
+                Some(
+                    TcpListener::bind(address)
+                        .await
+                        .map_err(|source| ServeError::Bind { address, source })?,
+                )
+            }
+            None => None,
+        };
+        Ok(Watchdog {
+            config: Arc::new(config),
+            listener,
+            metrics_listener,
+        })
+    }
+
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// Serves until `shutdown` resolves, then drains as OpenFaaS's watchdogs do: mark unhealthy
+    /// and remove the lock file, keep serving for `healthcheck_interval` so load balancers
+    /// notice, stop accepting, and let in-flight calls finish within `write_timeout`.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let config = self.config.clone();
+        let shared = Arc::new(Shared {
+            executor: Executor::start(config.clone()),
+            config: config.clone(),
+            metrics: Metrics::new(),
+            in_flight: AtomicUsize::new(0),
+            ready: AtomicBool::new(false),
+            accepting: AtomicBool::new(true),
+        });
+        if let Some(address) = self.local_addr() {
+            log_line!(
+                "Listening on {address} in {} mode (read_timeout {:?}, write_timeout {:?}, exec_timeout {:?})",
+                config.mode.name(),
+                config.read_timeout,
+                config.write_timeout,
+                config.exec_timeout
+            );
+        }
+        if let Some(listener) = self.metrics_listener {
+            if let Ok(address) = listener.local_addr() {
+                log_line!("Metrics listening on {address}");
+            }
+            tokio::spawn(serve_metrics(listener, shared.metrics.clone()));
+        }
+
+        let (ready_tx, mut ready_rx) = tokio::sync::oneshot::channel();
+        {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                shared.executor.wait_ready().await;
+                let result = mark_ready(&shared.config);
+                shared.ready.store(result.is_ok(), Ordering::SeqCst);
+                let _ = ready_tx.send(result);
+            });
+        }
+
+        let graceful = GracefulShutdown::new();
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .keep_alive(true)
+            .header_read_timeout(nonzero(config.read_timeout));
+
+        tokio::pin!(shutdown);
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
+        let mut lock_result = None;
+        loop {
+            let draining = drain_deadline.is_some();
+            let drain_done = tokio::time::sleep_until(
+                drain_deadline
+                    .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400)),
+            );
+            tokio::select! {
+                accepted = self.listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    let shared = shared.clone();
+                    let service = service_fn(move |request| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(route(&shared, request).await) }
+                    });
+                    let connection = http.serve_connection(TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                }
+                result = &mut ready_rx, if lock_result.is_none() => {
+                    let result = result.unwrap_or(Ok(()));
+                    if let Err(err) = result {
+                        return Err(err);
+                    }
+                    lock_result = Some(());
+                }
+                _ = &mut shutdown, if !draining => {
+                    log_line!(
+                        "SIGTERM: no new connections in {:?}",
+                        config.healthcheck_interval
+                    );
+                    shared.accepting.store(false, Ordering::SeqCst);
+                    let _ = std::fs::remove_file(config.lock_path());
+                    drain_deadline = Some(tokio::time::Instant::now() + config.healthcheck_interval);
+                }
+                _ = drain_done, if draining => break,
+            }
+        }
+        drop(self.listener);
+        log_line!(
+            "No new connections allowed, draining {} in-flight calls for up to {:?}",
+            shared.in_flight.load(Ordering::SeqCst),
+            config.write_timeout
+        );
+        let drain_limit = nonzero(config.write_timeout).unwrap_or(Duration::from_secs(3600));
+        if tokio::time::timeout(drain_limit, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            log_line!("write_timeout passed with calls still in flight; exiting");
+        }
+        shared.executor.stop(Duration::from_secs(2)).await;
+        log_line!("Exiting.");
+        Ok(())
+    }
+}
+
+fn nonzero(duration: Duration) -> Option<Duration> {
+    (!duration.is_zero()).then_some(duration)
+}
+
+fn mark_ready(config: &Config) -> Result<(), ServeError> {
+    if config.suppress_lock {
+        log_line!("Warning: \"suppress_lock\" is enabled. No automated health-checks will be in place for your function.");
+        return Ok(());
+    }
+    let path = config.lock_path();
+    log_line!("Writing lock-file to: {}", path.display());
+    std::fs::write(&path, b"").map_err(|source| ServeError::LockFile {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<ResponseBody> {
+    match request.uri().path() {
+        "/_/health" => health(shared, request.method()),
+        "/_/ready" => ready(shared, request.method()).await,
+        _ => call(shared, request).await,
+    }
+}
+
+fn healthy(shared: &Shared) -> bool {
+    shared.ready.load(Ordering::SeqCst)
+        && shared.accepting.load(Ordering::SeqCst)
+        && (shared.config.suppress_lock || shared.config.lock_path().exists())
+}
+
+fn health(shared: &Shared, method: &Method) -> Response<ResponseBody> {
+    if method != Method::GET && method != Method::HEAD {
+        return body::text(StatusCode::METHOD_NOT_ALLOWED, "");
+    }
+    if healthy(shared) {
+        body::text(StatusCode::OK, "OK")
+    } else {
+        body::text(StatusCode::SERVICE_UNAVAILABLE, "")
+    }
+}
+
+async fn ready(shared: &Shared, method: &Method) -> Response<ResponseBody> {
+    if method != Method::GET && method != Method::HEAD {
+        return body::text(StatusCode::METHOD_NOT_ALLOWED, "");
+    }
+    if !healthy(shared) {
+        return body::text(StatusCode::SERVICE_UNAVAILABLE, "");
+    }
+    let limit = shared.config.max_inflight;
+    if limit > 0 && shared.in_flight.load(Ordering::SeqCst) >= limit {
+        return body::text(StatusCode::TOO_MANY_REQUESTS, "");
+    }
+    match shared.executor.upstream_ready().await {
+        Some(false) => body::text(StatusCode::SERVICE_UNAVAILABLE, ""),
+        _ => body::text(StatusCode::OK, "OK"),
+    }
+}
+
+/// Releases a call's in-flight slot when its response body is finished or dropped.
+struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.metrics.call_ended();
+    }
+}
+
+async fn call(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let method = request.method().clone();
+    let started = Instant::now();
+    if shared.config.mode == Mode::Classic
+        && !matches!(
+            method,
+            Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        )
+    {
+        let response = body::text(StatusCode::METHOD_NOT_ALLOWED, "");
+        shared
+            .metrics
+            .observe(&method, response.status(), started.elapsed());
+        return response;
+    }
+
+    let previous = shared.in_flight.fetch_add(1, Ordering::SeqCst);
+    shared.metrics.call_started();
+    let slot = InFlight(shared.clone());
+    let limit = shared.config.max_inflight;
+    if limit > 0 && previous >= limit {
+        drop(slot);
+        let response = body::text(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Concurrent request limit exceeded. Max concurrent requests: {limit}\n"),
+        );
+        shared
+            .metrics
+            .observe(&method, response.status(), started.elapsed());
+        return response;
+    }
+
+    let write_timeout = nonzero(shared.config.write_timeout);
+    let answered = match write_timeout {
+        Some(limit) => tokio::time::timeout(limit, shared.executor.call(request))
+            .await
+            .ok(),
+        None => Some(shared.executor.call(request).await),
+    };
+    let response = match answered {
+        Some(response) => response,
+        None => {
+            log_line!("write_timeout of {write_timeout:?} passed before the function answered");
+            let mut response = body::text(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "function did not answer within write_timeout ({:?})\n",
+                    shared.config.write_timeout
+                ),
+            );
+            response
+                .headers_mut()
+                .insert("X-OpenFaaS-Internal", HeaderValue::from_static("fwatchdog"));
+            response
+        }
+    };
+    shared
+        .metrics
+        .observe(&method, response.status(), started.elapsed());
+    let remaining = write_timeout.map(|t| t.saturating_sub(started.elapsed()));
+    let (parts, inner) = response.into_parts();
+    Response::from_parts(parts, GuardedBody::wrap(inner, remaining, slot))
+}
+
+async fn serve_metrics(listener: TcpListener, metrics: Metrics) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: Request<Incoming>| {
+                let metrics = metrics.clone();
+                async move {
+                    let response = if request.uri().path() == "/metrics" {
+                        let mut response = Response::new(body::full(metrics.encode()));
+                        response.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            HeaderValue::from_static(
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            ),
+                        );
+                        response
+                    } else {
+                        body::text(StatusCode::NOT_FOUND, "404 page not found\n")
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
