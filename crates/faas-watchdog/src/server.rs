@@ -161,10 +161,7 @@ impl Watchdog {
                     });
                 }
                 result = &mut ready_rx, if lock_result.is_none() => {
-                    let result = result.unwrap_or(Ok(()));
-                    if let Err(err) = result {
-                        return Err(err);
-                    }
+                    result.unwrap_or(Ok(()))?;
                     lock_result = Some(());
                 }
                 _ = &mut shutdown, if !draining => {

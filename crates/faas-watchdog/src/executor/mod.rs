@@ -17,7 +17,7 @@ use crate::config::{Config, Mode};
 /// The executor chosen by `mode`.
 pub enum Executor {
     Fork(fork::ForkExecutor),
-    Http(http::HttpExecutor),
+    Http(Box<http::HttpExecutor>),
     Static(static_files::StaticExecutor),
 }
 
@@ -28,7 +28,7 @@ impl Executor {
             Mode::Classic | Mode::Streaming | Mode::Serializing => {
                 Executor::Fork(fork::ForkExecutor::new(config))
             }
-            Mode::Http => Executor::Http(http::HttpExecutor::start(config)),
+            Mode::Http => Executor::Http(Box::new(http::HttpExecutor::start(config))),
             Mode::Static => {
                 Executor::Static(static_files::StaticExecutor::new(&config.static_path))
             }

@@ -4,13 +4,13 @@
 use std::convert::Infallible;
 use std::path::Path;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tower_http::services::ServeDir;
 use tower_service::Service;
 
-use crate::body::{self, BoxError, ResponseBody};
+use crate::body::{BoxError, ResponseBody};
 
 /// Serves a directory.
 pub struct StaticExecutor {
@@ -30,18 +30,6 @@ impl StaticExecutor {
         match answer {
             Ok(response) => response.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync()),
             Err(never) => match never {},
-        }
-    }
-
-    /// Whether the directory can be served at all.
-    pub fn check(root: &Path) -> Result<(), Response<ResponseBody>> {
-        if root.is_dir() {
-            Ok(())
-        } else {
-            Err(body::text(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("static_path {} is not a directory\n", root.display()),
-            ))
         }
     }
 }

@@ -1,0 +1,217 @@
+//! A small harness that starts the real `fwatchdog` binary on free loopback ports, each in its
+//! own temporary directory (its lock file and log live there).
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_fwatchdog");
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// The directory with test fixtures (small programs the tests run as functions).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A running watchdog; killed when dropped.
+pub struct Watchdog {
+    child: Option<Child>,
+    pub port: u16,
+    pub metrics_port: u16,
+    pub dir: TempDir,
+}
+
+impl Watchdog {
+    /// Starts a watchdog with `vars` and waits until `/_/health` answers 200.
+    pub fn start(vars: &[(&str, &str)]) -> Watchdog {
+        let watchdog = Watchdog::spawn(vars);
+        watchdog.wait_healthy(Duration::from_secs(15));
+        watchdog
+    }
+
+    /// Starts a watchdog without waiting for it.
+    pub fn spawn(vars: &[(&str, &str)]) -> Watchdog {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let metrics_port = free_port();
+        let log = std::fs::File::create(dir.path().join("watchdog.log")).expect("log file");
+        let mut command = Command::new(BINARY);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("bind_address", "127.0.0.1")
+            .env("port", port.to_string())
+            .env("metrics_port", metrics_port.to_string())
+            .env("TMPDIR", dir.path())
+            .env("healthcheck_interval", "200ms")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("start fwatchdog");
+        Watchdog {
+            child: Some(child),
+            port,
+            metrics_port,
+            dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("watchdog.log")).unwrap_or_default()
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.dir.path().join(".lock")
+    }
+
+    /// Polls `/_/health` until it answers 200.
+    pub fn wait_healthy(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if health_status(self.port) == Some(200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("watchdog never became healthy; log:\n{}", self.logs());
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let _ = nix_kill(self.pid(), "TERM");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        let child = self.child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Peak resident memory of the watchdog so far, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid(), "VmHWM:")
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Reads one `kB` figure from `/proc/PID/status`.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn nix_kill(pid: u32, signal: &str) -> std::io::Result<()> {
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .map(|_| ())
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+/// A blocking GET of `/_/health`, returning the status.
+pub fn health_status(port: u16) -> Option<u16> {
+    raw_get(port, "/_/health")
+}
+
+/// A minimal blocking HTTP GET with no client library, for polling.
+pub fn raw_get(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// The byte at position `i` of the test pattern, so that large bodies can be checked as they
+/// stream without keeping a copy.
+pub fn pattern_byte(i: usize) -> u8 {
+    ((i.wrapping_mul(31)) ^ (i >> 9)) as u8
+}
+
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(pattern_byte).collect()
+}
+
+/// Reads a response body as it streams, checking it against the pattern; returns its length.
+pub async fn check_pattern_stream(response: reqwest::Response) -> usize {
+    let mut response = response;
+    let mut seen = 0usize;
+    while let Some(chunk) = response.chunk().await.expect("read body chunk") {
+        for (offset, byte) in chunk.iter().enumerate() {
+            assert_eq!(*byte, pattern_byte(seen + offset), "byte {}", seen + offset);
+        }
+        seen += chunk.len();
+    }
+    seen
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
+}

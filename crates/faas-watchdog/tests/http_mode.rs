@@ -1,0 +1,207 @@
+//! `http` mode: fprocess started once, calls reverse-proxied to it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{check_pattern_stream, client, fixtures, free_port, pattern, Watchdog};
+
+fn upstream_vars(upstream_port: u16) -> Vec<(String, String)> {
+    vec![
+        ("mode".into(), "http".into()),
+        (
+            "fprocess".into(),
+            format!("python3 {}", fixtures().join("upstream.py").display()),
+        ),
+        ("UPSTREAM_PORT".into(), upstream_port.to_string()),
+        (
+            "upstream_url".into(),
+            format!("http://127.0.0.1:{upstream_port}"),
+        ),
+    ]
+}
+
+fn start(extra: &[(&str, &str)]) -> Watchdog {
+    let upstream_port = free_port();
+    let mut vars = upstream_vars(upstream_port);
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Watchdog::start(&borrowed)
+}
+
+#[tokio::test]
+async fn proxies_method_path_query_headers_and_body() {
+    let watchdog = start(&[]);
+    let response = client()
+        .put(watchdog.url("/some/where?x=1"))
+        .header("X-Custom", "yes")
+        .body("payload")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-upstream-method"], "PUT");
+    assert_eq!(response.headers()["x-upstream-path"], "/some/where?x=1");
+    assert_eq!(response.text().await.unwrap(), "payload");
+
+    let headers = client()
+        .get(watchdog.url("/headers"))
+        .header("X-Custom", "yes")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        headers.to_lowercase().contains("x-custom: yes"),
+        "{headers}"
+    );
+    let logs = watchdog.logs();
+    assert!(
+        logs.contains("PUT /some/where - 200 OK - ContentLength: 7B"),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn health_is_503_until_the_upstream_listens() {
+    let upstream_port = free_port();
+    let mut vars = upstream_vars(upstream_port);
+    vars.push(("START_DELAY".into(), "1.5".into()));
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let watchdog = Watchdog::spawn(&borrowed);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(common::health_status(watchdog.port), Some(503));
+    assert!(!watchdog.lock_file().exists());
+    watchdog.wait_healthy(Duration::from_secs(15));
+    assert!(watchdog.lock_file().exists());
+}
+
+#[tokio::test]
+async fn bodies_from_empty_to_100_mb_round_trip() {
+    let watchdog = start(&[("exec_timeout", "60s"), ("write_timeout", "60s")]);
+    for size in [0usize, 1, 1024 * 1024, 100 * 1024 * 1024] {
+        let response = client()
+            .post(watchdog.url("/"))
+            .body(pattern(size))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{size}");
+        assert_eq!(check_pattern_stream(response).await, size);
+    }
+    assert!(watchdog.peak_rss_kib() < 20 * 1024, "proxy must stream");
+}
+
+#[tokio::test]
+async fn buffer_http_sends_a_content_length() {
+    let watchdog = start(&[("buffer_http", "true")]);
+    // A streamed (chunked) request body: the python upstream only reads Content-Length
+    // bodies, so the echo proves the watchdog buffered it and set the length.
+    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("part one, "), Ok("part two")];
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let text = client()
+        .post(watchdog.url("/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "part one, part two");
+}
+
+#[tokio::test]
+async fn exec_timeout_gives_504() {
+    let watchdog = start(&[("exec_timeout", "300ms")]);
+    let started = Instant::now();
+    let response = client().get(watchdog.url("/sleep/5")).send().await.unwrap();
+    assert_eq!(response.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // The next call is fine.
+    let response = client().get(watchdog.url("/sleep/0")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_dead_upstream_is_restarted() {
+    let watchdog = start(&[]);
+    let pid: u32 = client()
+        .get(watchdog.url("/pid"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut new_pid = None;
+    while Instant::now() < deadline {
+        if let Ok(response) = client().get(watchdog.url("/pid")).send().await {
+            if response.status() == 200 {
+                let text = response.text().await.unwrap();
+                if text != pid.to_string() {
+                    new_pid = Some(text);
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        new_pid.is_some(),
+        "upstream never came back: {}",
+        watchdog.logs()
+    );
+    assert!(watchdog
+        .logs()
+        .contains("Forked function has terminated: signal: killed"));
+}
+
+#[tokio::test]
+async fn ready_path_reflects_the_upstream_and_saturation() {
+    let dir = tempfile::tempdir().unwrap();
+    let ready_file = dir.path().join("ready");
+    let ready_text = ready_file.display().to_string();
+    let watchdog = start(&[
+        ("ready_path", "/ready"),
+        ("READY_FILE", ready_text.as_str()),
+        ("max_inflight", "1"),
+    ]);
+    assert_eq!(common::raw_get(watchdog.port, "/_/ready"), Some(503));
+    std::fs::write(&ready_file, "").unwrap();
+    assert_eq!(common::raw_get(watchdog.port, "/_/ready"), Some(200));
+
+    let slow = tokio::spawn({
+        let url = watchdog.url("/sleep/1");
+        async move { client().get(url).send().await.unwrap().status() }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(common::raw_get(watchdog.port, "/_/ready"), Some(429));
+    let second = client().get(watchdog.url("/")).send().await.unwrap();
+    assert_eq!(second.status(), 429);
+    assert_eq!(slow.await.unwrap(), 200);
+    assert_eq!(common::raw_get(watchdog.port, "/_/ready"), Some(200));
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_without_fprocess_gives_500_after_ready() {
+    // No fprocess: the watchdog proxies to an upstream it does not own. Point it at a port
+    // that a short-lived listener holds, so it becomes ready, then close the listener.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}");
+    let watchdog = Watchdog::start(&[("mode", "http"), ("upstream_url", url.as_str())]);
+    drop(listener);
+    let response = client().get(watchdog.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 500);
+    assert_eq!(response.headers()["x-openfaas-internal"], "fwatchdog");
+}

@@ -1,0 +1,212 @@
+//! Start-up, health, limits, metrics, static files and shutdown.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{client, Watchdog, BINARY};
+
+fn run_with_env(vars: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TMPDIR", dir.path())
+        .env("bind_address", "127.0.0.1")
+        .env("port", common::free_port().to_string())
+        .env("metrics_port", "off");
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn bad_configuration_exits_non_zero_with_one_clear_line() {
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[], "fprocess"),
+        (
+            &[("fprocess", "cat"), ("mode", "turbo")],
+            "unknown mode \"turbo\"",
+        ),
+        (
+            &[("fprocess", "cat"), ("exec_timeout", "10 parsecs")],
+            "exec_timeout",
+        ),
+        (&[("mode", "http")], "upstream_url"),
+    ];
+    for (vars, needle) in cases {
+        let output = run_with_env(vars);
+        assert!(!output.status.success(), "{vars:?} should fail");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{stderr:?} should mention {needle}"
+        );
+    }
+}
+
+#[test]
+fn a_taken_port_is_reported() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let output = run_with_env(&[("fprocess", "cat"), ("port", port.as_str())]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"));
+}
+
+#[test]
+fn run_healthcheck_follows_the_lock_file() {
+    let watchdog = Watchdog::start(&[("fprocess", "cat")]);
+    let check = |dir: &std::path::Path| {
+        std::process::Command::new(BINARY)
+            .arg("--run-healthcheck")
+            .env_clear()
+            .env("fprocess", "cat")
+            .env("TMPDIR", dir)
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(check(watchdog.dir.path()));
+    let empty = tempfile::tempdir().unwrap();
+    assert!(!check(empty.path()));
+}
+
+#[tokio::test]
+async fn two_watchdogs_share_a_host_with_their_own_lock_files_and_metrics_ports() {
+    let one = Watchdog::start(&[("fprocess", "cat")]);
+    let two = Watchdog::start(&[("fprocess", "cat")]);
+    assert!(one.lock_file().exists() && two.lock_file().exists());
+    assert_ne!(one.metrics_port, two.metrics_port);
+}
+
+#[tokio::test]
+async fn max_inflight_answers_429_above_the_limit() {
+    let watchdog = Watchdog::start(&[("fprocess", "sleep 1"), ("max_inflight", "2")]);
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let url = watchdog.url("/");
+            tokio::spawn(async move { client().post(url).send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for call in calls {
+        codes.push(call.await.unwrap());
+    }
+    codes.sort();
+    assert_eq!(codes, vec![200, 200, 429, 429, 429]);
+    // Slots are released once calls finish.
+    let status = client()
+        .post(watchdog.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn metrics_count_calls_by_code_and_method() {
+    let watchdog = Watchdog::start(&[("fprocess", "sh -c 'cat; exit ${FAIL:-0}'")]);
+    for _ in 0..3 {
+        client()
+            .post(watchdog.url("/"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+    }
+    client().get(watchdog.url("/")).send().await.unwrap();
+    let text = client()
+        .get(format!(
+            "http://127.0.0.1:{}/metrics",
+            watchdog.metrics_port
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("http_requests_total{code=\"200\",method=\"post\"} 3"),
+        "{text}"
+    );
+    assert!(text.contains("http_requests_total{code=\"200\",method=\"get\"} 1"));
+    assert!(text.contains("http_request_duration_seconds_count{code=\"200\",method=\"post\"} 3"));
+    assert!(text.contains("http_requests_in_flight 0"));
+}
+
+#[tokio::test]
+async fn read_timeout_closes_a_connection_that_never_sends_its_headers() {
+    let watchdog = Watchdog::start(&[("fprocess", "cat"), ("read_timeout", "300ms")]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", watchdog.port)).unwrap();
+    stream.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = Vec::new();
+    let _ = stream.read_to_end(&mut buffer);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the connection stayed open past read_timeout"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_calls_then_exits() {
+    let mut watchdog = Watchdog::start(&[
+        ("fprocess", "sh -c 'sleep 1; echo done'"),
+        ("healthcheck_interval", "300ms"),
+        ("write_timeout", "10s"),
+    ]);
+    let call = tokio::spawn({
+        let url = watchdog.url("/");
+        async move {
+            let response = client().post(url).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    watchdog.terminate();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(common::health_status(watchdog.port), Some(503));
+    assert!(!watchdog.lock_file().exists());
+    assert_eq!(call.await.unwrap(), (200, "done\n".to_string()));
+    assert_eq!(watchdog.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(watchdog.logs().contains("SIGTERM"));
+}
+
+#[tokio::test]
+async fn static_mode_serves_files_and_refuses_traversal() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "<h1>home</h1>").unwrap();
+    std::fs::write(site.path().join("data.txt"), "plain data").unwrap();
+    let root = site.path().display().to_string();
+    let watchdog = Watchdog::start(&[("mode", "static"), ("static_path", root.as_str())]);
+    let home = client().get(watchdog.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert_eq!(home.text().await.unwrap(), "<h1>home</h1>");
+    let data = client()
+        .get(watchdog.url("/data.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data.headers()["content-type"], "text/plain");
+    assert_eq!(data.text().await.unwrap(), "plain data");
+    let missing = client().get(watchdog.url("/nope")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    // A raw request with a traversal path, which clients would normalise away.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", watchdog.port)).unwrap();
+    stream
+        .write_all(b"GET /../../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(!answer.contains("root:"), "{answer}");
+}
