@@ -1,0 +1,13 @@
+//! The provider: what runs function replicas behind the gateway.
+//!
+//! [`Provider`] is the seam the gateway talks to. The `process` backend (the embedded default,
+//! cargo feature `process`) runs each replica as an `fwatchdog` child process on a loopback
+//! port, in its own working directory, with its secrets as files and its output in a
+//! per-function log; function code arrives as packages stored content-addressed under the data
+//! directory.
+
+pub mod error;
+pub mod provider;
+
+pub use error::ProviderError;
+pub use provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};
