@@ -15,10 +15,11 @@ pub mod cgi_env;
 pub mod config;
 pub mod duration;
 pub mod executor;
+pub mod isolation;
 pub mod log;
 pub mod metrics;
 pub mod process;
 pub mod server;
 
 pub use config::{Config, ConfigError, Mode};
-pub use server::{ServeError, Watchdog};
+pub use server::{ServeError, Shutdown, Watchdog};

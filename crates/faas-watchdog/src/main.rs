@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use faas_watchdog::config::ProcessEnv;
-use faas_watchdog::{Config, Watchdog};
+use faas_watchdog::{Config, Shutdown, Watchdog};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -35,6 +35,20 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
+    if let Some(source) = config.secrets_bind_from.clone() {
+        // Before any thread starts: the mount namespace is per thread until then.
+        let readable_at = match faas_watchdog::isolation::bind_secrets(&source) {
+            Ok(path) => path,
+            Err(err) => {
+                eprintln!("fwatchdog: secrets stay at {} ({err})", source.display());
+                source
+            }
+        };
+        // Functions find their secrets through this variable; set before threads exist.
+        std::env::set_var("secret_mount_path", &readable_at);
+    }
+    let die_with_parent = config.die_with_parent;
+
     let runtime = match build_runtime(config.threads) {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -44,7 +58,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let watchdog = Watchdog::bind(config).await?;
-        watchdog.serve(shutdown_signal()).await
+        watchdog.serve(shutdown_signal(die_with_parent)).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,18 +91,24 @@ fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(die_with_parent: bool) -> Shutdown {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
     };
-    let mut int = match signal(SignalKind::interrupt()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
+    let parent = async {
+        if die_with_parent {
+            faas_watchdog::isolation::parent_gone().await
+        } else {
+            std::future::pending().await
+        }
     };
     tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+        _ = term.recv() => Shutdown::Drain,
+        _ = int.recv() => Shutdown::Drain,
+        _ = parent => Shutdown::Immediate,
     }
 }

@@ -38,6 +38,15 @@ pub enum ServeError {
     },
 }
 
+/// How the watchdog was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// SIGTERM: stay up, unhealthy, for `healthcheck_interval`, then drain.
+    Drain,
+    /// The platform that ran us is gone: drain at once.
+    Immediate,
+}
+
 /// State shared by every connection.
 struct Shared {
     config: Arc<Config>,
@@ -93,7 +102,7 @@ impl Watchdog {
     /// Serves until `shutdown` resolves, then drains as OpenFaaS's watchdogs do: mark unhealthy
     /// and remove the lock file, keep serving for `healthcheck_interval` so load balancers
     /// notice, stop accepting, and let in-flight calls finish within `write_timeout`.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    pub async fn serve(self, shutdown: impl Future<Output = Shutdown>) -> Result<(), ServeError> {
         let config = self.config.clone();
         let shared = Arc::new(Shared {
             executor: Executor::start(config.clone()),
@@ -164,14 +173,19 @@ impl Watchdog {
                     result.unwrap_or(Ok(()))?;
                     lock_result = Some(());
                 }
-                _ = &mut shutdown, if !draining => {
-                    log_line!(
-                        "SIGTERM: no new connections in {:?}",
-                        config.healthcheck_interval
-                    );
+                how = &mut shutdown, if !draining => {
+                    let wait = match how {
+                        Shutdown::Drain => config.healthcheck_interval,
+                        Shutdown::Immediate => Duration::ZERO,
+                    };
+                    if how == Shutdown::Drain {
+                        log_line!("SIGTERM: no new connections in {wait:?}");
+                    } else {
+                        log_line!("Parent process exited: shutting down");
+                    }
                     shared.accepting.store(false, Ordering::SeqCst);
                     let _ = std::fs::remove_file(config.lock_path());
-                    drain_deadline = Some(tokio::time::Instant::now() + config.healthcheck_interval);
+                    drain_deadline = Some(tokio::time::Instant::now() + wait);
                 }
                 _ = drain_done, if draining => break,
             }

@@ -210,3 +210,77 @@ async fn static_mode_serves_files_and_refuses_traversal() {
     stream.read_to_string(&mut answer).unwrap();
     assert!(!answer.contains("root:"), "{answer}");
 }
+
+#[tokio::test]
+async fn secrets_are_readable_where_the_function_is_told() {
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("api-key"), "s3cret").unwrap();
+    let source = secrets.path().display().to_string();
+    let watchdog = Watchdog::start(&[
+        (
+            "fprocess",
+            r#"sh -c 'cat "$secret_mount_path/api-key"; echo " at $secret_mount_path"'"#,
+        ),
+        ("secrets_bind_from", source.as_str()),
+    ]);
+    let text = client()
+        .post(watchdog.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let running_as_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if running_as_root && !watchdog.logs().contains("secrets stay at") {
+        assert_eq!(text, "s3cret at /var/openfaas/secrets\n");
+    } else {
+        assert_eq!(text, format!("s3cret at {source}\n"));
+    }
+}
+
+#[tokio::test]
+async fn die_with_parent_exits_when_the_server_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("watchdog.pid");
+    let port = common::free_port();
+    let mut parent = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#""$0" & echo $! > "$1"; exec sleep 60"#)
+        .arg(BINARY)
+        .arg(&pid_file)
+        .env("fprocess", "cat")
+        .env("die_with_parent", "true")
+        .env("bind_address", "127.0.0.1")
+        .env("port", port.to_string())
+        .env("metrics_port", "off")
+        .env("TMPDIR", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::health_status(port) != Some(200) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let watchdog_pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(common::process_alive(watchdog_pid));
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::process_alive(watchdog_pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !common::process_alive(watchdog_pid),
+        "fwatchdog outlived its parent"
+    );
+}

@@ -1,0 +1,80 @@
+//! What the watchdog does for the platform that runs it, before it serves: make the function's
+//! secrets readable at OpenFaaS's path, and exit when its parent server dies.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where OpenFaaS functions read their secrets.
+pub const OPENFAAS_SECRETS: &str = "/var/openfaas/secrets";
+
+/// Why the secrets could not be bind-mounted.
+#[derive(Debug, thiserror::Error)]
+pub enum IsolationError {
+    #[error("not running as root")]
+    NotRoot,
+    #[error("{step}: {source}")]
+    Syscall {
+        step: &'static str,
+        source: nix::Error,
+    },
+    #[error("cannot create {path}: {source}")]
+    MountPoint {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// In a private mount namespace of this process (and the function processes it starts),
+/// bind-mounts `source` at `/var/openfaas/secrets`. Must run before any thread is started:
+/// a mount namespace is unshared for the calling thread only.
+pub fn bind_secrets(source: &Path) -> Result<PathBuf, IsolationError> {
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+
+    if !nix::unistd::geteuid().is_root() {
+        return Err(IsolationError::NotRoot);
+    }
+    unshare(CloneFlags::CLONE_NEWNS).map_err(|source| IsolationError::Syscall {
+        step: "unshare(CLONE_NEWNS)",
+        source,
+    })?;
+    // Keep our mounts from propagating back to the host's namespace.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|source| IsolationError::Syscall {
+        step: "make / private",
+        source,
+    })?;
+    std::fs::create_dir_all(OPENFAAS_SECRETS).map_err(|source| IsolationError::MountPoint {
+        path: OPENFAAS_SECRETS.to_string(),
+        source,
+    })?;
+    mount(
+        Some(source),
+        OPENFAAS_SECRETS,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|source| IsolationError::Syscall {
+        step: "bind-mount the secrets",
+        source,
+    })?;
+    Ok(PathBuf::from(OPENFAAS_SECRETS))
+}
+
+/// Resolves when this process's parent has gone (it was re-parented), checked every 250 ms.
+pub async fn parent_gone() {
+    let original = nix::unistd::getppid();
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if nix::unistd::getppid() != original {
+            return;
+        }
+    }
+}
