@@ -55,8 +55,7 @@ pub trait Provider: Send + Sync + 'static {
     /// One function.
     async fn status(&self, namespace: &str, name: &str) -> Result<FunctionStatus, ProviderError>;
     /// Sets the desired replica count.
-    async fn scale(&self, namespace: &str, name: &str, replicas: u64)
-        -> Result<(), ProviderError>;
+    async fn scale(&self, namespace: &str, name: &str, replicas: u64) -> Result<(), ProviderError>;
     /// The function's ready replicas (empty when none is ready; `NotFound` if no function).
     async fn endpoints(
         &self,

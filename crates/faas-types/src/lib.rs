@@ -23,6 +23,7 @@
 //! - [`rfc3339`] — timestamps written the way Go writes `time.Time`.
 //! - [`error`] — the crate-wide [`Error`].
 
+pub mod duration;
 pub mod error;
 pub mod function;
 mod go_float;

@@ -13,7 +13,8 @@
 pub mod body;
 pub mod cgi_env;
 pub mod config;
-pub mod duration;
+pub use faas_types::duration;
+
 pub mod executor;
 pub mod isolation;
 pub mod log;

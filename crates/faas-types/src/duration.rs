@@ -1,4 +1,4 @@
-//! Durations as OpenFaaS watchdogs read them: Go's `time.ParseDuration` syntax
+//! Durations as OpenFaaS reads them (watchdog timeouts, `com.openfaas.scale.zero-duration`): Go's `time.ParseDuration` syntax
 //! (`10s`, `1m30s`, `1.5h`, `250ms`) or a plain number of seconds (`5`).
 
 use std::time::Duration;
