@@ -1,0 +1,31 @@
+//! The HTTP API of rustfaas: OpenFaaS's REST endpoints under `/system/*`, the `/function/*`
+//! proxy to function replicas, and `/healthz`.
+//!
+//! [`Gateway::new`] takes a [`faas_provider::Provider`] and a [`GatewayConfig`];
+//! [`Gateway::router`] gives an [`axum::Router`] ready for `axum::serve` (with or without
+//! `into_make_service_with_connect_info::<SocketAddr>()`, which adds the caller's address to
+//! `X-Forwarded-For`).
+//!
+//! A request flows through the modules in this order:
+//! - [`server`] — the router: every route in one table, auth wired onto `/system/*`.
+//! - [`auth`] — HTTP basic auth, compared in constant time.
+//! - [`routes`] — the `/system/*` handlers, one module per resource; bodies are read with
+//!   a size limit and parsed as JSON whatever their `Content-Type`.
+//! - [`proxy`] — `/function/{name}[.{namespace}]/{path}`: resolve a replica
+//!   ([`balancer`]: least in-flight), forward over pooled keep-alive connections, stream
+//!   both ways, record the call ([`invocations`]).
+//! - [`error`] — the one place that maps errors to HTTP statuses.
+
+pub mod auth;
+pub mod balancer;
+pub mod config;
+pub mod error;
+pub mod invocations;
+pub mod proxy;
+pub mod routes;
+pub mod server;
+
+pub use config::{BasicCredentials, GatewayConfig};
+pub use error::GatewayError;
+pub use invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvocationCounter};
+pub use server::Gateway;
