@@ -1,25 +1,31 @@
 //! Log lines in the format of Go's standard `log` package (`2006/01/02 15:04:05 message`),
 //! which OpenFaaS's watchdogs write and log-based tooling parses.
 //!
-//! The watchdog writes few lines and must stay small, so this is a plain locked write to stderr
-//! rather than a tracing subscriber.
+//! Each line is formatted into one buffer and written with a single `write` call (a line per
+//! call in classic and http modes makes this the hot path), rather than through a tracing
+//! subscriber, which would add size and work the watchdog does not need.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Writes one timestamped line to stderr.
 pub fn line(message: std::fmt::Arguments<'_>) {
-    let stamp = timestamp(SystemTime::now());
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{stamp} {message}");
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(96);
+    text.push_str(&timestamp(SystemTime::now()));
+    text.push(' ');
+    let _ = text.write_fmt(message);
+    text.push('\n');
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// Writes one line as it is, with no timestamp (used for relayed function output when
 /// `prefix_logs=false`).
 pub fn raw(message: &[u8]) {
-    let mut err = std::io::stderr().lock();
-    let _ = err.write_all(message);
-    let _ = err.write_all(b"\n");
+    let mut text = Vec::with_capacity(message.len() + 1);
+    text.extend_from_slice(message);
+    text.push(b'\n');
+    let _ = std::io::stderr().write_all(&text);
 }
 
 /// Logs a formatted line with a timestamp.

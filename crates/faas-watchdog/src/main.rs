@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use faas_watchdog::config::ProcessEnv;
-use faas_watchdog::{Config, Shutdown, Watchdog};
+use faas_watchdog::{Config, Mode, Shutdown, Watchdog};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -49,7 +49,13 @@ fn main() -> ExitCode {
     }
     let die_with_parent = config.die_with_parent;
 
-    let runtime = match build_runtime(config.threads) {
+    // A proxy or file server does little work per call and gains most from staying on one
+    // thread (no cross-thread wake-ups); forking modes spend their time in the kernel.
+    let threads = match (config.threads, config.mode) {
+        (0, Mode::Http | Mode::Static) => 1,
+        (n, _) => n,
+    };
+    let runtime = match build_runtime(threads) {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("fwatchdog: cannot start the runtime: {err}");

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -15,8 +15,41 @@ use prometheus_client::registry::{Metric, Registry};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
-    code: String,
-    method: String,
+    code: u16,
+    method: MethodLabel,
+}
+
+/// Methods as of-watchdog labels them (lower case); no allocation per call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+enum MethodLabel {
+    get,
+    head,
+    post,
+    put,
+    patch,
+    delete,
+    options,
+    connect,
+    trace,
+    other,
+}
+
+impl From<&http::Method> for MethodLabel {
+    fn from(method: &http::Method) -> Self {
+        match *method {
+            http::Method::GET => MethodLabel::get,
+            http::Method::HEAD => MethodLabel::head,
+            http::Method::POST => MethodLabel::post,
+            http::Method::PUT => MethodLabel::put,
+            http::Method::PATCH => MethodLabel::patch,
+            http::Method::DELETE => MethodLabel::delete,
+            http::Method::OPTIONS => MethodLabel::options,
+            http::Method::CONNECT => MethodLabel::connect,
+            http::Method::TRACE => MethodLabel::trace,
+            _ => MethodLabel::other,
+        }
+    }
 }
 
 /// Counters for every call the watchdog answers.
@@ -73,8 +106,8 @@ impl Metrics {
     /// Records one answered call.
     pub fn observe(&self, method: &http::Method, code: http::StatusCode, took: Duration) {
         let labels = CallLabels {
-            code: code.as_u16().to_string(),
-            method: method.as_str().to_ascii_lowercase(),
+            code: code.as_u16(),
+            method: MethodLabel::from(method),
         };
         self.requests.get_or_create(&labels).inc();
         self.durations

@@ -156,7 +156,11 @@ impl Watchdog {
             );
             tokio::select! {
                 accepted = self.listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, _)) = accepted else {
+                        // Out of descriptors or similar: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
                     let shared = shared.clone();
                     let service = service_fn(move |request| {
@@ -345,6 +349,7 @@ async fn call(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Resp
 async fn serve_metrics(listener: TcpListener, metrics: Metrics) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let metrics = metrics.clone();
