@@ -34,7 +34,7 @@ GOAL_BINARY_BYTES=8000000  # 8 MB, stripped release binary
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-FWATCHDOG=$TARGET_DIR/release/fwatchdog
+FWATCHDOG=$TARGET_DIR/dist/fwatchdog
 UPSTREAM=$TARGET_DIR/release/examples/hello_upstream
 
 say() { printf '%s\n' "$*" >&2; }
@@ -86,7 +86,9 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 say "building fwatchdog and hello_upstream (release)"
-(cd "$ROOT" && cargo build --release -p faas-watchdog --bin fwatchdog --example hello_upstream)
+(cd "$ROOT" && cargo build --release -p faas-watchdog --example hello_upstream)
+# The shipped build: scripts/build-watchdog.sh (size-optimised, statically linked).
+(cd "$ROOT" && bash scripts/build-watchdog.sh)
 [ -x "$FWATCHDOG" ] || die "$FWATCHDOG was not built"
 [ -x "$UPSTREAM" ] || die "$UPSTREAM was not built"
 
