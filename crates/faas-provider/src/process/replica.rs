@@ -1,0 +1,609 @@
+//! One replica: an `fwatchdog` child process on a loopback port, supervised.
+//!
+//! A [`Slot`] is a replica's place in a function: its instance name (`<name>-<n>`), the
+//! launch spec of the generation it belongs to, and whether it is ready. Its supervisor task
+//! prepares the replica directory, starts the watchdog with a clean environment, moves it
+//! into its cgroup, relays its output to the function log, probes `/_/health` until it
+//! answers 200 (then the replica is ready), keeps probing while it runs, and restarts it with
+//! exponential backoff when it dies or never becomes ready. Stopping sends SIGTERM, then
+//! SIGKILL to everything carrying the replica's marker after a grace period.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Child;
+use tokio::sync::watch;
+
+use super::cgroup::{CgroupLimits, Cgroups, ReplicaCgroup};
+use super::fsutil;
+use super::health;
+use super::logs::{FunctionLog, LineSplitter};
+use super::package::PackagePin;
+use super::procfs::{self, MARKER_VAR};
+use super::runtime::{lock, Runtime};
+
+/// First restart delay; doubles up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// A replica that ran this long before dying restarts after [`BACKOFF_MIN`] again.
+const BACKOFF_RESET: Duration = Duration::from_secs(30);
+/// Health probes of a running replica.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Failed probes in a row before a running replica is taken out of service.
+const UNHEALTHY_AFTER: u32 = 3;
+/// The watchdog's `healthcheck_interval` unless the package or deployment sets one: how long
+/// it keeps serving after SIGTERM. The provider takes a replica out of `endpoints()` before
+/// signalling it, so this only covers calls already routed to it.
+const DEFAULT_HEALTHCHECK_INTERVAL: &str = "1s";
+/// `PATH` when the server has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Everything needed to start replicas of one function generation.
+#[derive(Debug)]
+pub(crate) struct LaunchSpec {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    /// The pinned package and its unpacked directory (the working directory); `None` runs a
+    /// host image in the replica directory.
+    pub(crate) package: Option<(PackagePin, PathBuf)>,
+    /// Package defaults, then `fprocess` from `envProcess`, then the deployment's `envVars`.
+    pub(crate) env: BTreeMap<String, String>,
+    /// http mode without an explicit `upstream_url`: give each replica its own `PORT`.
+    pub(crate) allocate_upstream: bool,
+    /// Secrets copied into the replica's `secrets/`.
+    pub(crate) secrets: Vec<String>,
+    pub(crate) limits: CgroupLimits,
+}
+
+/// Told when a replica's readiness changes (the function retires old replicas then).
+pub(crate) trait SlotObserver: Send + Sync {
+    fn readiness_changed(&self);
+}
+
+/// A replica's place in a function.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) id: u64,
+    pub(crate) instance: String,
+    pub(crate) generation: u64,
+    pub(crate) spec: Arc<LaunchSpec>,
+    status: Mutex<SlotStatus>,
+    /// `Some(grace)` once asked to stop.
+    stop: watch::Sender<Option<Duration>>,
+}
+
+/// What a slot's supervisor last saw.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlotStatus {
+    pub(crate) ready: bool,
+    pub(crate) address: Option<SocketAddr>,
+    pub(crate) pid: Option<u32>,
+    pub(crate) restarts: u64,
+    pub(crate) cgroup_dirs: Vec<PathBuf>,
+    /// Why limits are not enforced on this replica, if they are not.
+    pub(crate) cgroup_error: Option<String>,
+}
+
+impl Slot {
+    /// Creates a slot and starts its supervisor.
+    pub(crate) fn launch(
+        runtime: &Arc<Runtime>,
+        observer: Weak<dyn SlotObserver>,
+        log: Arc<FunctionLog>,
+        instance: String,
+        generation: u64,
+        spec: Arc<LaunchSpec>,
+    ) -> Arc<Slot> {
+        let slot = Arc::new(Slot {
+            id: runtime.next_slot_id(),
+            instance,
+            generation,
+            spec,
+            status: Mutex::new(SlotStatus::default()),
+            stop: watch::channel(None).0,
+        });
+        runtime.register(slot.clone());
+        tokio::spawn(supervise(runtime.clone(), slot.clone(), log, observer));
+        slot
+    }
+
+    pub(crate) fn status(&self) -> SlotStatus {
+        lock(&self.status).clone()
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        lock(&self.status).ready
+    }
+
+    /// The address of a ready replica.
+    pub(crate) fn ready_address(&self) -> Option<SocketAddr> {
+        let status = lock(&self.status);
+        status.ready.then_some(status.address).flatten()
+    }
+
+    /// The instance number (`<name>-<n>`).
+    pub(crate) fn number(&self) -> u64 {
+        self.instance
+            .rsplit_once('-')
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Takes the replica out of service at once and stops it: SIGTERM, then SIGKILL after
+    /// `grace` (a later, shorter grace wins).
+    pub(crate) fn stop(&self, grace: Duration) {
+        self.stop.send_if_modified(|current| match current {
+            Some(existing) if *existing <= grace => false,
+            _ => {
+                *current = Some(grace);
+                true
+            }
+        });
+        lock(&self.status).ready = false;
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.borrow().is_some()
+    }
+
+    /// Records readiness; returns whether it changed. A stopping slot never becomes ready.
+    fn set_ready(&self, ready: bool) -> bool {
+        let mut status = lock(&self.status);
+        let ready = ready && !self.stop_requested();
+        let changed = status.ready != ready;
+        status.ready = ready;
+        changed
+    }
+
+    fn update(&self, change: impl FnOnce(&mut SlotStatus)) {
+        change(&mut lock(&self.status));
+    }
+
+    /// The replica's run directory.
+    pub(crate) fn dir(&self, runtime: &Runtime) -> PathBuf {
+        runtime
+            .layout
+            .replica_dir(&self.spec.namespace, &self.spec.name, &self.instance)
+    }
+}
+
+enum Outcome {
+    Stopped,
+    Failed(String),
+}
+
+async fn supervise(
+    runtime: Arc<Runtime>,
+    slot: Arc<Slot>,
+    log: Arc<FunctionLog>,
+    observer: Weak<dyn SlotObserver>,
+) {
+    let _package = runtime.use_package(slot.spec.package.as_ref().map(|(p, _)| p.hex().to_owned()));
+    let mut stop_rx = slot.stop.subscribe();
+    let mut cgroup: Option<ReplicaCgroup> = None;
+    let mut backoff = BACKOFF_MIN;
+    let notify = |slot: &Slot, ready: bool| {
+        if slot.set_ready(ready) {
+            if let Some(observer) = observer.upgrade() {
+                observer.readiness_changed();
+            }
+        }
+    };
+
+    loop {
+        if slot.stop_requested() || runtime.is_shutting_down() {
+            break;
+        }
+        let started = Instant::now();
+        let outcome = run_once(&runtime, &slot, &log, &notify, &mut stop_rx, &mut cgroup).await;
+        notify(&slot, false);
+        slot.update(|s| {
+            s.pid = None;
+            s.address = None;
+        });
+        let reason = match outcome {
+            Outcome::Stopped => break,
+            Outcome::Failed(reason) => reason,
+        };
+        if slot.stop_requested() || runtime.is_shutting_down() {
+            break;
+        }
+        if started.elapsed() >= BACKOFF_RESET {
+            backoff = BACKOFF_MIN;
+        }
+        tracing::warn!(
+            function = %slot.spec.name, namespace = %slot.spec.namespace,
+            instance = %slot.instance, "{reason}; restarting in {backoff:?}"
+        );
+        log.append(
+            &slot.instance,
+            &format!("rustfaas: {reason}; restarting in {backoff:?}"),
+        );
+        slot.update(|s| s.restarts += 1);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = wait_stop(&mut stop_rx) => break,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+
+    if let Some(group) = &cgroup {
+        Cgroups::remove_replica(group).await;
+    }
+    let dir = slot.dir(&runtime);
+    if let Err(e) = fsutil::remove_dir_all_if_exists(&dir) {
+        tracing::warn!("cannot remove replica directory {}: {e}", dir.display());
+    }
+    if let Some(function_dir) = dir.parent() {
+        fsutil::remove_dir_if_empty(function_dir);
+        if let Some(namespace_dir) = function_dir.parent() {
+            fsutil::remove_dir_if_empty(namespace_dir);
+        }
+    }
+    runtime.unregister(slot.id);
+}
+
+/// Starts the watchdog once and watches it until it stops or fails.
+async fn run_once(
+    runtime: &Arc<Runtime>,
+    slot: &Slot,
+    log: &Arc<FunctionLog>,
+    notify: &impl Fn(&Slot, bool),
+    stop_rx: &mut watch::Receiver<Option<Duration>>,
+    cgroup: &mut Option<ReplicaCgroup>,
+) -> Outcome {
+    let spec = &slot.spec;
+    let dir = slot.dir(runtime);
+    if let Err(e) = prepare_dir(runtime, spec, &dir, log, &slot.instance) {
+        return Outcome::Failed(format!("cannot prepare {}: {e}", dir.display()));
+    }
+    let workdir = match &spec.package {
+        Some((pin, path)) if !path.is_dir() => {
+            return Outcome::Failed(format!(
+                "package {} ({}) is missing from the store",
+                pin.image, pin.digest
+            ))
+        }
+        Some((_, path)) => path.clone(),
+        None => dir.clone(),
+    };
+
+    let mut ports = PortsGuard {
+        runtime: runtime.clone(),
+        ports: Vec::new(),
+    };
+    let port = match runtime.ports.allocate() {
+        Ok(port) => ports.keep(port),
+        Err(e) => return Outcome::Failed(format!("cannot find a free port: {e}")),
+    };
+    let upstream_port = if spec.allocate_upstream {
+        match runtime.ports.allocate() {
+            Ok(port) => Some(ports.keep(port)),
+            Err(e) => return Outcome::Failed(format!("cannot find a free port: {e}")),
+        }
+    } else {
+        None
+    };
+    let marker = runtime.marker(&spec.namespace, &spec.name, &slot.instance);
+    let env = replica_env(runtime, spec, &dir, port, upstream_port, &marker);
+
+    if cgroup.is_none() && runtime.cgroups.unavailable_reason().is_none() {
+        match runtime.cgroups.create_replica(
+            &spec.namespace,
+            &spec.name,
+            &slot.instance,
+            spec.limits,
+        ) {
+            Ok(group) => {
+                slot.update(|s| {
+                    s.cgroup_dirs = group.dirs.clone();
+                    s.cgroup_error = None;
+                });
+                *cgroup = Some(group);
+            }
+            Err(e) => cgroup_failed(slot, log, e),
+        }
+    }
+
+    let mut command = tokio::process::Command::new(&runtime.config.watchdog_path);
+    command
+        .env_clear()
+        .envs(env)
+        .current_dir(&workdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return Outcome::Failed(format!(
+                "cannot start {}: {e}",
+                runtime.config.watchdog_path.display()
+            ))
+        }
+    };
+    let Some(pid) = child.id() else {
+        return Outcome::Failed("the watchdog exited at once".into());
+    };
+    let pid_i32 = i32::try_from(pid).unwrap_or(0);
+    if let Some(group) = cgroup.as_ref() {
+        if let Err(e) = Cgroups::add_process(group, pid) {
+            cgroup_failed(slot, log, e);
+        }
+    }
+    if let Some(start) = procfs::start_time(pid_i32) {
+        let pid_file = dir.join("pid");
+        if let Err(e) = std::fs::write(&pid_file, procfs::pid_file_content(pid_i32, start)) {
+            tracing::warn!("cannot write {}: {e}", pid_file.display());
+        }
+    }
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    slot.update(|s| {
+        s.pid = Some(pid);
+        s.address = Some(address);
+    });
+    if let Some(stdout) = child.stdout.take() {
+        tokio::spawn(relay(stdout, log.clone(), slot.instance.clone()));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        tokio::spawn(relay(stderr, log.clone(), slot.instance.clone()));
+    }
+
+    // Starting: probe often until healthy.
+    let started = Instant::now();
+    loop {
+        let pause = health::startup_poll_interval(started.elapsed());
+        tokio::select! {
+            grace = wait_stop(stop_rx) => {
+                terminate(&mut child, pid_i32, grace, stop_rx, &marker).await;
+                return Outcome::Stopped;
+            }
+            status = child.wait() => {
+                kill_leftovers(&marker).await;
+                return Outcome::Failed(format!(
+                    "watchdog exited before it was ready ({})",
+                    describe_exit(status)
+                ));
+            }
+            _ = tokio::time::sleep(pause) => {}
+        }
+        if health::probe(address, PROBE_TIMEOUT).await {
+            break;
+        }
+        if started.elapsed() >= runtime.config.ready_timeout {
+            procfs::sigkill_tree(pid_i32);
+            let _ = child.wait().await;
+            kill_leftovers(&marker).await;
+            return Outcome::Failed(format!(
+                "not healthy within {:?}",
+                runtime.config.ready_timeout
+            ));
+        }
+    }
+    notify(slot, true);
+
+    // Running: probe now and then; leave service after a few failures in a row.
+    let mut failures = 0u32;
+    loop {
+        tokio::select! {
+            grace = wait_stop(stop_rx) => {
+                terminate(&mut child, pid_i32, grace, stop_rx, &marker).await;
+                return Outcome::Stopped;
+            }
+            status = child.wait() => {
+                notify(slot, false);
+                kill_leftovers(&marker).await;
+                return Outcome::Failed(format!("watchdog exited ({})", describe_exit(status)));
+            }
+            _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
+        }
+        if health::probe(address, PROBE_TIMEOUT).await {
+            if failures >= UNHEALTHY_AFTER {
+                log.append(&slot.instance, "rustfaas: healthy again; back in service");
+            }
+            failures = 0;
+            notify(slot, true);
+        } else {
+            failures += 1;
+            if failures == UNHEALTHY_AFTER {
+                notify(slot, false);
+                log.append(
+                    &slot.instance,
+                    "rustfaas: /_/health is failing; out of service until it passes",
+                );
+            }
+        }
+    }
+}
+
+fn cgroup_failed(slot: &Slot, log: &FunctionLog, reason: String) {
+    tracing::warn!(
+        function = %slot.spec.name, instance = %slot.instance,
+        "running without a cgroup: {reason}"
+    );
+    if !slot.spec.limits.is_empty() {
+        log.append(
+            &slot.instance,
+            &format!("rustfaas: limits not enforced: {reason}"),
+        );
+    }
+    slot.update(|s| s.cgroup_error = Some(reason));
+}
+
+/// Makes the replica directory: `tmp/` fresh for every start, `secrets/` with current copies.
+fn prepare_dir(
+    runtime: &Runtime,
+    spec: &LaunchSpec,
+    dir: &Path,
+    log: &FunctionLog,
+    instance: &str,
+) -> std::io::Result<()> {
+    fsutil::create_dir_with_mode(dir, 0o700)?;
+    let tmp = dir.join("tmp");
+    fsutil::remove_dir_all_if_exists(&tmp)?;
+    fsutil::create_dir_with_mode(&tmp, 0o700)?;
+    let secrets = dir.join("secrets");
+    fsutil::create_dir_with_mode(&secrets, 0o700)?;
+    for name in &spec.secrets {
+        match runtime.secrets.read(&spec.namespace, name) {
+            Ok(value) => fsutil::write_atomic(&secrets.join(name), &value, 0o400)?,
+            Err(e) => log.append(
+                instance,
+                &format!("rustfaas: secret {name} is missing ({e}); starting without it"),
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// The replica's whole environment, later entries winning: the host's PATH and locale,
+/// HOME and TMPDIR, the package's defaults, `fprocess`, the deployment's `envVars`, then what
+/// the provider must control (ports, addresses, secrets, the marker).
+fn replica_env(
+    runtime: &Runtime,
+    spec: &LaunchSpec,
+    dir: &Path,
+    port: u16,
+    upstream_port: Option<u16>,
+    marker: &str,
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("PATH".to_owned(), DEFAULT_PATH.to_owned());
+    for (name, value) in &runtime.host_env {
+        env.insert(name.clone(), value.clone());
+    }
+    env.insert("HOME".to_owned(), dir.display().to_string());
+    env.insert("TMPDIR".to_owned(), dir.join("tmp").display().to_string());
+    env.insert(
+        "healthcheck_interval".to_owned(),
+        DEFAULT_HEALTHCHECK_INTERVAL.to_owned(),
+    );
+    env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+
+    let secrets = dir.join("secrets").display().to_string();
+    env.insert("port".to_owned(), port.to_string());
+    env.insert("bind_address".to_owned(), "127.0.0.1".to_owned());
+    env.insert("metrics_port".to_owned(), "off".to_owned());
+    env.insert("die_with_parent".to_owned(), "true".to_owned());
+    env.insert("secret_mount_path".to_owned(), secrets.clone());
+    if runtime.is_root {
+        env.insert("secrets_bind_from".to_owned(), secrets);
+    }
+    env.insert(MARKER_VAR.to_owned(), marker.to_owned());
+    if let Some(upstream) = upstream_port {
+        env.insert("PORT".to_owned(), upstream.to_string());
+        env.insert(
+            "upstream_url".to_owned(),
+            format!("http://127.0.0.1:{upstream}"),
+        );
+    }
+    env
+}
+
+/// Waits until the slot is asked to stop; returns the grace period.
+async fn wait_stop(stop_rx: &mut watch::Receiver<Option<Duration>>) -> Duration {
+    loop {
+        if let Some(grace) = *stop_rx.borrow_and_update() {
+            return grace;
+        }
+        if stop_rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// SIGTERM, then SIGKILL (the process group and everything marked) after the grace period;
+/// a shorter grace asked for meanwhile (server shutdown) takes over.
+async fn terminate(
+    child: &mut Child,
+    pid: i32,
+    grace: Duration,
+    stop_rx: &mut watch::Receiver<Option<Duration>>,
+    marker: &str,
+) {
+    procfs::sigterm(pid);
+    let mut deadline = tokio::time::Instant::now() + grace;
+    loop {
+        tokio::select! {
+            _ = child.wait() => break,
+            _ = tokio::time::sleep_until(deadline) => {
+                procfs::sigkill_tree(pid);
+                let _ = child.wait().await;
+                break;
+            }
+            changed = stop_rx.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                if let Some(shorter) = *stop_rx.borrow_and_update() {
+                    deadline = deadline.min(tokio::time::Instant::now() + shorter);
+                }
+            }
+        }
+    }
+    kill_leftovers(marker).await;
+}
+
+/// Kills processes of a replica that outlived its watchdog.
+async fn kill_leftovers(marker: &str) {
+    let marker = marker.to_owned();
+    let _ = tokio::task::spawn_blocking(move || procfs::kill_marked(|m| m == marker)).await;
+}
+
+/// Copies a replica's output, line by line, into the function log.
+async fn relay(mut output: impl AsyncRead + Unpin, log: Arc<FunctionLog>, instance: String) {
+    let mut splitter = LineSplitter::default();
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        match output.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                for line in splitter.feed(&buffer[..n]) {
+                    log.append(&instance, &line);
+                }
+            }
+        }
+    }
+    if let Some(line) = splitter.finish() {
+        log.append(&instance, &line);
+    }
+}
+
+fn describe_exit(status: std::io::Result<std::process::ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit status {code}"),
+            (None, Some(signal)) => format!("killed by signal {signal}"),
+            _ => "exited".to_owned(),
+        },
+        Err(e) => format!("cannot wait for it: {e}"),
+    }
+}
+
+/// Returns a replica's ports to the registry when its process is gone.
+struct PortsGuard {
+    runtime: Arc<Runtime>,
+    ports: Vec<u16>,
+}
+
+impl PortsGuard {
+    fn keep(&mut self, port: u16) -> u16 {
+        self.ports.push(port);
+        port
+    }
+}
+
+impl Drop for PortsGuard {
+    fn drop(&mut self) {
+        self.runtime.ports.release(&self.ports);
+    }
+}
