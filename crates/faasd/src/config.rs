@@ -1,0 +1,229 @@
+//! faasd's configuration: flags, then environment variables, then an optional TOML file, then
+//! defaults, read once into [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// Command-line flags; each also reads its environment variable.
+#[derive(Debug, Parser)]
+#[command(
+    name = "faasd",
+    version,
+    about = "rustfaas server: OpenFaaS-compatible gateway and process provider in one process"
+)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "FAASD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where functions, packages, secrets and logs are kept.
+    #[arg(long, env = "FAASD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A TOML file with any of these settings (flags and environment win over it).
+    #[arg(long, env = "FAASD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Basic auth on /system/* (true by default).
+    #[arg(long, env = "FAASD_AUTH")]
+    pub auth: Option<bool>,
+    /// Which provider runs replicas: `process` (the embedded default).
+    #[arg(long, env = "FAASD_PROVIDER")]
+    pub provider: Option<String>,
+    /// The fwatchdog binary replicas run (default: next to faasd, then PATH).
+    #[arg(long, env = "FAASD_WATCHDOG")]
+    pub watchdog: Option<PathBuf>,
+    /// How long a function call may take before 504 (Go duration, e.g. 60s).
+    #[arg(long, env = "FAASD_UPSTREAM_TIMEOUT")]
+    pub upstream_timeout: Option<String>,
+    /// How long a call waits for a replica of a function that is starting.
+    #[arg(long, env = "FAASD_READY_WAIT")]
+    pub ready_wait: Option<String>,
+    /// Most replicas one function may have.
+    #[arg(long, env = "FAASD_MAX_REPLICAS")]
+    pub max_replicas: Option<u64>,
+    /// How long SIGTERM waits for in-flight calls.
+    #[arg(long, env = "FAASD_SHUTDOWN_TIMEOUT")]
+    pub shutdown_timeout: Option<String>,
+}
+
+/// The same settings as a TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub auth: Option<bool>,
+    pub provider: Option<String>,
+    pub watchdog: Option<PathBuf>,
+    pub upstream_timeout: Option<String>,
+    pub ready_wait: Option<String>,
+    pub max_replicas: Option<u64>,
+    pub shutdown_timeout: Option<String>,
+}
+
+/// Everything faasd needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub auth: bool,
+    pub watchdog: PathBuf,
+    pub upstream_timeout: Duration,
+    pub ready_wait: Duration,
+    pub max_replicas: u64,
+    pub shutdown_timeout: Duration,
+}
+
+/// A setting that cannot be used; the text names it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: String, message: String },
+    #[error("{name}={value:?} is not a duration (use Go syntax such as 30s, 1m, 500ms)")]
+    BadDuration { name: &'static str, value: String },
+    #[error("provider {0:?} is not built into this faasd (available: process)")]
+    UnknownProvider(String),
+    #[error("cannot find the fwatchdog binary next to faasd or on PATH; build it with `cargo build -p faas-watchdog` or set FAASD_WATCHDOG")]
+    NoWatchdog,
+}
+
+impl Config {
+    /// Resolves flags/env over the optional file over defaults.
+    pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let provider = args
+            .provider
+            .or(file.provider)
+            .unwrap_or_else(|| "process".to_string());
+        if provider != "process" {
+            return Err(ConfigError::UnknownProvider(provider));
+        }
+        let watchdog = match args.watchdog.or(file.watchdog) {
+            Some(path) => path,
+            None => find_watchdog().ok_or(ConfigError::NoWatchdog)?,
+        };
+        Ok(Config {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(default_data_dir),
+            auth: args.auth.or(file.auth).unwrap_or(true),
+            watchdog,
+            upstream_timeout: duration(
+                "upstream_timeout",
+                args.upstream_timeout.or(file.upstream_timeout),
+                Duration::from_secs(60),
+            )?,
+            ready_wait: duration(
+                "ready_wait",
+                args.ready_wait.or(file.ready_wait),
+                Duration::from_secs(5),
+            )?,
+            max_replicas: args.max_replicas.or(file.max_replicas).unwrap_or(100),
+            shutdown_timeout: duration(
+                "shutdown_timeout",
+                args.shutdown_timeout.or(file.shutdown_timeout),
+                Duration::from_secs(30),
+            )?,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|err| ConfigError::ParseFile {
+        path: path.display().to_string(),
+        message: err.to_string(),
+    })
+}
+
+fn duration(
+    name: &'static str,
+    value: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(value) => {
+            faas_types::duration::parse(&value).ok_or(ConfigError::BadDuration { name, value })
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    match std::env::var_os("HOME") {
+        Some(home) if !home.is_empty() => PathBuf::from(home).join(".rustfaas"),
+        _ => PathBuf::from("/var/lib/rustfaas"),
+    }
+}
+
+fn find_watchdog() -> Option<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("fwatchdog")))
+        .filter(|path| path.is_file());
+    beside.or_else(|| {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("fwatchdog"))
+                .find(|path| path.is_file())
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Args {
+        let mut all = vec!["faasd", "--watchdog", "/bin/true"];
+        all.extend_from_slice(list);
+        Args::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("faasd.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nupstream_timeout = \"5s\"\nauth = false\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let config =
+            Config::resolve(args(&["--config", &path, "--listen", "127.0.0.1:7000"])).unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert_eq!(config.upstream_timeout, Duration::from_secs(5));
+        assert!(!config.auth);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let err = Config::resolve(args(&["--ready-wait", "soon"])).unwrap_err();
+        assert!(err.to_string().contains("ready_wait"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "listne = 1\n").unwrap();
+        let path = file.display().to_string();
+        let err = Config::resolve(args(&["--config", &path])).unwrap_err();
+        assert!(err.to_string().contains("listne"), "{err}");
+    }
+}

@@ -1,0 +1,356 @@
+//! A harness that starts the real `faasd` binary on a free loopback port with its own data
+//! directory, and talks to it over HTTP as a client would.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const BINARY: &str = env!("CARGO_BIN_EXE_faasd");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The fwatchdog binary beside faasd, built once if missing.
+pub fn watchdog_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let path = Path::new(BINARY).with_file_name("fwatchdog");
+            if !path.exists() {
+                let status = Command::new(env!("CARGO"))
+                    .args(["build", "-p", "faas-watchdog", "--bin", "fwatchdog"])
+                    .status()
+                    .expect("run cargo build");
+                assert!(status.success(), "building fwatchdog failed");
+            }
+            path
+        })
+        .clone()
+}
+
+/// A running faasd; killed (with its replicas) when dropped.
+pub struct Faasd {
+    child: Option<Child>,
+    pub port: u16,
+    pub data: PathBuf,
+    _data_owner: Option<tempfile::TempDir>,
+    pub user: String,
+    pub password: String,
+    pub client: reqwest::Client,
+}
+
+impl Faasd {
+    /// Starts faasd on a fresh data directory.
+    pub fn start() -> Faasd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let mut faasd = Faasd::start_on(&data, &[]);
+        faasd._data_owner = Some(dir);
+        faasd
+    }
+
+    /// Starts faasd on `data` with extra environment.
+    pub fn start_on(data: &Path, env: &[(&str, &str)]) -> Faasd {
+        let port = free_port();
+        let child = Faasd::spawn(data, port, env).expect("start faasd");
+        let mut faasd = Faasd {
+            child: Some(child),
+            port,
+            data: data.to_path_buf(),
+            _data_owner: None,
+            user: String::new(),
+            password: String::new(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+        };
+        faasd.wait_healthy();
+        faasd.user = std::fs::read_to_string(data.join("secrets/basic-auth-user"))
+            .expect("user file")
+            .trim()
+            .to_string();
+        faasd.password = std::fs::read_to_string(data.join("secrets/basic-auth-password"))
+            .expect("password file")
+            .trim()
+            .to_string();
+        faasd
+    }
+
+    pub fn spawn(data: &Path, port: u16, env: &[(&str, &str)]) -> std::io::Result<Child> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.with_extension("log"))?;
+        let mut command = Command::new(BINARY);
+        command
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data)
+            .arg("--watchdog")
+            .arg(watchdog_binary())
+            .env("FAASD_SHUTDOWN_TIMEOUT", "10s")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        command.spawn()
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.data.with_extension("log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if raw_status(self.port, "/healthz") == Some(200) {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("faasd exited with {status}:\n{}", self.logs());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("faasd never became healthy:\n{}", self.logs());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A request to the API with the admin credentials.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .basic_auth(&self.user, Some(&self.password))
+    }
+
+    pub async fn deploy(&self, body: Value) -> reqwest::Response {
+        self.api(reqwest::Method::POST, "/system/functions")
+            .json(&body)
+            .send()
+            .await
+            .expect("deploy")
+    }
+
+    /// Deploys a host-program function (`functions/alpine` style) and waits until it answers.
+    pub async fn deploy_host(&self, name: &str, fprocess: &str) {
+        let response = self
+            .deploy(json!({"service": name, "image": "functions/alpine:latest", "envProcess": fprocess}))
+            .await;
+        assert_eq!(
+            response.status(),
+            202,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+        self.wait_replicas(name, 1).await;
+    }
+
+    pub async fn status(&self, name: &str) -> Option<Value> {
+        let response = self
+            .api(reqwest::Method::GET, &format!("/system/function/{name}"))
+            .send()
+            .await
+            .ok()?;
+        if response.status() != 200 {
+            return None;
+        }
+        response.json().await.ok()
+    }
+
+    /// Waits until `availableReplicas` reaches `count`.
+    pub async fn wait_replicas(&self, name: &str, count: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.status(name).await {
+                if status["availableReplicas"].as_u64() == Some(count) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "{name} never reached {count} ready replicas: {:?}\n{}",
+            self.status(name).await,
+            self.logs()
+        );
+    }
+
+    pub async fn invoke(&self, name: &str, body: &str) -> (u16, String) {
+        let response = self
+            .client
+            .post(self.url(&format!("/function/{name}")))
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("invoke");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    pub async fn list(&self) -> Value {
+        self.api(reqwest::Method::GET, "/system/functions")
+            .send()
+            .await
+            .expect("list")
+            .json()
+            .await
+            .expect("list json")
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status();
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = Instant::now() + limit;
+        let child = self.child.as_mut()?;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Faasd {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_ref() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+        if self.wait_exit(Duration::from_secs(15)).is_none() {
+            self.kill9();
+        }
+    }
+}
+
+/// Process ids of fwatchdog processes whose parent is `parent`.
+pub fn replica_pids(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ppid: u32 = fields.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        if ppid == parent && head.ends_with("(fwatchdog") && fields.first() != Some(&"Z") {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Every live fwatchdog process that reads its data from `data` (by its environment).
+pub fn replicas_of_data_dir(data: &Path) -> Vec<u32> {
+    let needle = data.display().to_string();
+    let mut pids = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(format!("/proc/{pid}/comm")) else {
+            continue;
+        };
+        if comm.trim() != "fwatchdog" {
+            continue;
+        }
+        let state_ok = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| !r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false);
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        if state_ok && String::from_utf8_lossy(&environ).contains(&needle) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// A blocking GET returning the status code.
+pub fn raw_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// A tar.gz function package: `files` at its root plus a `faas-package.json` with `env`.
+pub fn package(files: &[(&str, &str, u32)], env: Value) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    let config = serde_json::to_vec(&json!({ "env": env })).expect("json");
+    let mut all: Vec<(&str, &[u8], u32)> = vec![("faas-package.json", &config, 0o644)];
+    all.extend(files.iter().map(|(n, c, m)| (*n, c.as_bytes(), *m)));
+    for (name, content, mode) in all {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(mode);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, content)
+            .expect("append");
+    }
+    builder
+        .into_inner()
+        .and_then(|gz| gz.finish())
+        .expect("finish package")
+}
