@@ -23,8 +23,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/faasd-bench.XXXXXX")
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 1
+  for _ in $(seq 150); do
+    alive=0
+    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -64,7 +70,11 @@ DEPLOY_MEDIAN=$(printf '%s\n' "${deploy_times[@]}" | median)
 # The hello upstream as an http-mode function (it listens on $PORT, set by the provider).
 curl -sf -u "$AUTH" -o /dev/null -d "{\"service\":\"hello\",\"image\":\"functions/alpine:latest\",\"envProcess\":\"sh -c 'exec $T/release/examples/hello_upstream \$PORT'\",\"envVars\":{\"mode\":\"http\"}}" "$GW/system/functions"
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$GW/function/hello")" = 200 ]; do sleep 0.05; done
-WD_PID=$(pgrep -P "$FAASD" fwatchdog | head -1)
+WD_PID=""
+for pid in $(pgrep -P "$FAASD" fwatchdog); do
+  if tr '\0' '\n' < "/proc/$pid/environ" | grep -q '^RUSTFAAS_REPLICA=.*/hello/'; then WD_PID=$pid; fi
+done
+[ -n "$WD_PID" ] || { say "cannot find the hello replica"; exit 1; }
 WD_PORT=$(tr '\0' '\n' < "/proc/$WD_PID/environ" | sed -n 's/^port=//p')
 UP_PORT=$(tr '\0' '\n' < "/proc/$WD_PID/environ" | sed -n 's/^PORT=//p')
 
