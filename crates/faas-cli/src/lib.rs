@@ -1,0 +1,35 @@
+//! `faas-cli` for rustfaas: OpenFaaS's command line (same commands, flags, defaults, stack.yml
+//! and `~/.openfaas/config.yml`), talking to faasd or any OpenFaaS gateway.
+//!
+//! Where OpenFaaS builds container images, this CLI builds *packages* for rustfaas's process
+//! runtime: a template's scaffolding plus the handler, with dependencies installed, as a
+//! tar.gz that `push` uploads to `PUT /system/packages/{name}:{tag}` and `deploy` names as
+//! the function's `image`.
+//!
+//! Layout, in the order a command meets it:
+//! - [`args`] — every command's flags (clap structs, no logic).
+//! - [`mod@env`] — the environment, read once ([`env::CliEnv`]).
+//! - [`context`] — stack file, gateway URL precedence and credentials resolved for a command.
+//! - [`stack`] — stack.yml parsing, `${VAR}` substitution, merging, filters, located errors.
+//! - [`auth_config`] — `config.yml` with saved credentials.
+//! - [`gateway`] — the REST client, with errors that say what to do next.
+//! - [`templates`] — built-in and on-disk templates, `template.yml`.
+//! - [`package`] — building a function into `./build/<fn>/` and `./build/<fn>.tar.gz`.
+//! - [`store`] — the function store catalog and its built-in packages.
+//! - [`output`] — tables and log lines as pure functions (golden-tested).
+//! - [`crd`] — `generate`'s Kubernetes resources.
+//! - [`commands`] — one module per command group; they use `anyhow`, the library modules
+//!   above use `thiserror`.
+
+pub mod args;
+pub mod auth_config;
+pub mod commands;
+pub mod context;
+pub mod crd;
+pub mod env;
+pub mod gateway;
+pub mod output;
+pub mod package;
+pub mod stack;
+pub mod store;
+pub mod templates;

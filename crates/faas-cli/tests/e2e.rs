@@ -1,0 +1,452 @@
+//! End to end: the real faas-cli against a real faasd. For each template: new -> up ->
+//! invoke -> logs -> remove; then the store, secrets, deploy --image, up --watch, local-run.
+
+mod common;
+
+use std::io::Read as _;
+use std::time::{Duration, Instant};
+
+use common::{Faasd, Project};
+
+/// new -> up -> invoke -> list -> describe -> logs -> remove for one template.
+fn template_round_trip(lang: &str, expected_echo: &str) {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    let name = format!("{lang}-fn").replace("python3-http", "py-http");
+    let new = project.run(&["new", &name, "--lang", lang]).ok();
+    assert!(
+        new.stdout()
+            .contains(&format!("Stack file written: {name}.yml")),
+        "{}",
+        new.stdout()
+    );
+    let stack = format!("{name}.yml");
+
+    let up = project.run(&["up", "-f", &stack]).ok();
+    let out = up.stdout();
+    assert!(out.contains(&format!("Deploying: {name}.")), "{out}");
+    assert!(out.contains("Deployed. 202 Accepted."), "{out}");
+    assert!(
+        out.contains(&format!("URL: {}/function/{name}", faasd.url())),
+        "{out}"
+    );
+    eprintln!("faas-cli up ({lang}) took {:.2}s", up.elapsed.as_secs_f64());
+
+    project.invoke_until(&name, "hi", expected_echo);
+
+    let list = project.run(&["list"]).ok().stdout();
+    assert!(list.starts_with("Function"), "{list}");
+    assert!(list.lines().any(|l| l.starts_with(&name)), "{list}");
+
+    let describe = project.run(&["describe", &name]).ok().stdout();
+    assert!(describe.contains(&format!("{name}:latest")), "{describe}");
+    assert!(describe.contains("Status:"), "{describe}");
+
+    let logs = project.run(&["logs", &name, "--tail=false"]).ok().stdout();
+    assert!(!logs.trim().is_empty(), "logs of {name} are empty");
+
+    let remove = project.run(&["remove", "-f", &stack]).ok().stdout();
+    assert!(remove.contains(&format!("Deleting: {name}.")), "{remove}");
+    let list = project.run(&["list", "-q"]).ok().stdout();
+    assert!(
+        !list.lines().any(|l| l == name),
+        "{name} still listed: {list}"
+    );
+}
+
+#[test]
+fn bash_template() {
+    template_round_trip("bash", "hi");
+}
+
+#[test]
+fn python3_template() {
+    template_round_trip("python3", "hi");
+}
+
+#[test]
+fn python3_http_template() {
+    template_round_trip("python3-http", "hi");
+}
+
+#[test]
+fn node_template() {
+    if std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED node_template: `node` is not installed on this machine");
+        return;
+    }
+    template_round_trip("node", "hi");
+}
+
+#[test]
+fn rust_template() {
+    template_round_trip("rust", "hi");
+}
+
+#[test]
+fn dockerfile_template_needs_fprocess_then_runs_the_folder() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    project
+        .run(&["new", "docker-fn", "--lang", "dockerfile"])
+        .ok();
+    let err = project.run(&["up", "-f", "docker-fn.yml"]).fails();
+    assert!(err.contains("cannot build or run"), "{err}");
+    assert!(err.contains("fprocess"), "{err}");
+    let stack = std::fs::read_to_string(project.path().join("docker-fn.yml")).unwrap();
+    project.write(
+        "docker-fn.yml",
+        &format!("{}\n    fprocess: cat\n", stack.trim_end()),
+    );
+    project.run(&["up", "-f", "docker-fn.yml"]).ok();
+    project.invoke_until("docker-fn", "hi", "hi");
+    project.run(&["remove", "docker-fn"]).ok();
+}
+
+#[test]
+fn store_functions_deploy_and_answer() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    let list = project.run(&["store", "list"]).ok().stdout();
+    for name in ["env", "sleep", "shasum", "nodeinfo", "markdown", "figlet"] {
+        assert!(
+            list.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{list}"
+        );
+    }
+    let describe = project.run(&["store", "describe", "figlet"]).ok().stdout();
+    assert!(describe.contains("python3 figlet.py"), "{describe}");
+
+    for name in ["shasum", "figlet", "markdown", "env", "sleep", "nodeinfo"] {
+        project.run(&["store", "deploy", name]).ok();
+    }
+    // sha256 of "hi"
+    project.invoke_until(
+        "shasum",
+        "hi",
+        "8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4  -",
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let figlet = project.run_stdin(&["invoke", "figlet"], b"hi");
+        if figlet.success() && figlet.stdout().contains("|___|") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "figlet: {} {}",
+            figlet.stdout(),
+            figlet.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    project.invoke_until("markdown", "# Title", "<h1>Title</h1>");
+    let env = project.run_stdin(&["invoke", "env"], b"").ok().stdout();
+    assert!(env.contains("fprocess=env"), "{env}");
+    project.invoke_until("sleep", "0.1", "Slept for 0.1");
+    let info = project
+        .run_stdin(&["invoke", "nodeinfo"], b"")
+        .ok()
+        .stdout();
+    assert!(info.contains("CPUs:"), "{info}");
+
+    // Another catalog from a file.
+    project.write(
+        "catalog.json",
+        r#"{"version":"0.2.0","functions":[{"title":"Echo","name":"echo-it","description":"cat",
+        "images":{"x86_64":"ghcr.io/openfaas/alpine:latest","aarch64":"ghcr.io/openfaas/alpine:latest"},
+        "fprocess":"cat","environment":null,"labels":null,"annotations":null}]}"#,
+    );
+    let list = project
+        .run(&["store", "list", "--url", "catalog.json"])
+        .ok()
+        .stdout();
+    assert!(list.contains("echo-it"), "{list}");
+    project
+        .run(&["store", "deploy", "echo-it", "--url", "catalog.json"])
+        .ok();
+    project.invoke_until("echo-it", "x", "x");
+}
+
+#[test]
+fn secrets_namespaces_version_and_lists() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    project
+        .run(&["secret", "create", "db-pass", "--from-literal", "s3cret"])
+        .ok();
+    project
+        .run_stdin(&["secret", "create", "api-key"], b"from-stdin\n")
+        .ok();
+    project.write("key.bin", "file-value");
+    project
+        .run(&["secret", "update", "api-key", "--from-file", "key.bin"])
+        .ok();
+    let list = project.run(&["secret", "list"]).ok().stdout();
+    assert!(list.contains("NAME"), "{list}");
+    assert!(
+        list.contains("db-pass") && list.contains("api-key"),
+        "{list}"
+    );
+    let dup = project
+        .run(&["secret", "create", "db-pass", "--from-literal", "x"])
+        .fails();
+    assert!(dup.contains("secret update"), "{dup}");
+    project.run(&["secret", "remove", "db-pass"]).ok();
+    let list = project.run(&["secret", "ls"]).ok().stdout();
+    assert!(!list.contains("db-pass"), "{list}");
+
+    let namespaces = project.run(&["namespaces"]).ok().stdout();
+    assert!(namespaces.contains("openfaas-fn"), "{namespaces}");
+    let version = project.run(&["version"]).ok().stdout();
+    assert!(
+        version.contains("CLI:") && version.contains("Gateway"),
+        "{version}"
+    );
+    assert!(version.contains(&faasd.url()), "{version}");
+    project
+        .run(&["ready", "--attempts", "5", "--interval", "100ms"])
+        .ok();
+
+    // A function that reads its secret, deployed without a stack file.
+    project
+        .run(&[
+            "deploy",
+            "--image",
+            "ghcr.io/openfaas/alpine:latest",
+            "--name",
+            "reader",
+            "--fprocess",
+            "sh -c 'cat \"$secret_mount_path/api-key\"'",
+            "--secret",
+            "api-key",
+            "-l",
+            "team=a",
+            "--annotation",
+            "note=x",
+            "-e",
+            "A=1",
+        ])
+        .ok();
+    project.invoke_until("reader", "", "file-value");
+    project
+        .run(&["ready", "reader", "--attempts", "50", "--interval", "100ms"])
+        .ok();
+    let describe = project.run(&["describe", "reader"]).ok().stdout();
+    assert!(describe.contains("team : a"), "{describe}");
+    assert!(describe.contains("note : x"), "{describe}");
+    let json = project.run(&["list", "-j"]).ok().stdout();
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect("list -j is JSON");
+    assert_eq!(parsed[0]["name"], "reader");
+    let verbose = project.run(&["list", "-v"]).ok().stdout();
+    assert!(
+        verbose.contains("ghcr.io/openfaas/alpine:latest"),
+        "{verbose}"
+    );
+    // --update=false on an existing function is a clear error.
+    let err = project
+        .run(&[
+            "deploy",
+            "--image",
+            "x:latest",
+            "--name",
+            "reader",
+            "--fprocess",
+            "cat",
+            "--update=false",
+        ])
+        .fails();
+    assert!(err.contains("already exists"), "{err}");
+    project
+        .run(&[
+            "deploy",
+            "--image",
+            "ghcr.io/openfaas/alpine:latest",
+            "--name",
+            "reader",
+            "--fprocess",
+            "cat",
+            "--replace",
+        ])
+        .ok();
+    project.invoke_until("reader", "replaced", "replaced");
+
+    project.run(&["logout"]).ok();
+    let err = project.run(&["list"]).fails();
+    assert!(err.contains("faas-cli login"), "{err}");
+}
+
+#[test]
+fn invoke_flags_and_async() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    project
+        .run(&[
+            "deploy",
+            "--image",
+            "ghcr.io/openfaas/alpine:latest",
+            "--name",
+            "req",
+            "--fprocess",
+            "sh -c 'echo \"$Http_Method $Http_Query $Http_X_Test $Http_Content_Type\"'",
+        ])
+        .ok();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = project.run_stdin(
+            &[
+                "invoke",
+                "req",
+                "-m",
+                "PUT",
+                "--query",
+                "a=1",
+                "-H",
+                "X-Test=yes",
+                "--content-type",
+                "application/json",
+            ],
+            b"{}",
+        );
+        if run.success() {
+            assert_eq!(run.stdout().trim(), "PUT a=1 yes application/json");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", run.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let run = project.run_stdin(&["invoke", "req", "--async"], b"x");
+    // The async route may not exist yet in faasd: either way the CLI must say what happened.
+    if run.success() {
+        assert!(
+            run.stderr().contains("submitted asynchronously"),
+            "{}",
+            run.stderr()
+        );
+    } else {
+        assert!(
+            run.stderr().contains("asynchronous calls"),
+            "{}",
+            run.stderr()
+        );
+    }
+}
+
+#[test]
+fn up_watch_redeploys_on_change() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    project
+        .run(&["new", "watched", "--lang", "bash", "-q"])
+        .ok();
+    let mut child = project.spawn(&["up", "-f", "watched.yml", "--watch"]);
+    project.invoke_until("watched", "hi", "hi");
+    // mtimes have whole-second granularity on some file systems
+    std::thread::sleep(Duration::from_millis(1100));
+    project.write("watched/handler.sh", "#!/usr/bin/env bash\necho changed\n");
+    project.invoke_until("watched", "hi", "changed");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut out = String::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.read_to_string(&mut out);
+    }
+    assert!(out.contains("Change detected"), "{out}");
+}
+
+#[test]
+fn local_run_serves_without_a_gateway() {
+    let project = Project::new("http://127.0.0.1:1");
+    common::server_binaries();
+    project
+        .run(&["new", "local", "--lang", "python3-http", "-q"])
+        .ok();
+    let port = common::free_port();
+    let mut child = project.spawn(&["local-run", "-f", "local.yml", "--port", &port.to_string()]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        if let Some((200, body)) = common::http_post(port, "/", "hello local") {
+            break body;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("local-run exited {status}: {err}");
+        }
+        assert!(Instant::now() < deadline, "local-run never answered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.contains("hello local"), "{answer}");
+}
+
+#[test]
+fn generate_crd_reads_back_as_yaml() {
+    let project = Project::new("http://127.0.0.1:1");
+    project.write(
+        "stack.yml",
+        "version: 1.0\nprovider:\n  name: openfaas\nfunctions:\n  a:\n    lang: python3\n    handler: ./a\n    image: a:latest\n    environment:\n      x: \"1\"\n    secrets: [s]\n    limits:\n      memory: 128Mi\n  b:\n    image: ghcr.io/openfaas/alpine:latest\n    fprocess: env\n    namespace: dev\n",
+    );
+    let out = project.run(&["generate"]).ok().stdout();
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple(&out).expect("generate output is YAML");
+    assert_eq!(docs.len(), 2, "{out}");
+    assert_eq!(docs[0]["apiVersion"], "openfaas.com/v1");
+    assert_eq!(docs[0]["kind"], "Function");
+    assert_eq!(docs[0]["metadata"]["namespace"], "openfaas-fn");
+    assert_eq!(docs[0]["spec"]["environment"]["x"], "1");
+    assert_eq!(docs[0]["spec"]["limits"]["memory"], "128Mi");
+    assert_eq!(docs[1]["metadata"]["namespace"], "dev");
+    assert_eq!(docs[1]["spec"]["environment"]["fprocess"], "env");
+    let err = project
+        .run(&["generate", "--api", "serving.knative.dev/v1"])
+        .fails();
+    assert!(err.contains("unsupported --api"), "{err}");
+}
+
+/// examples/stack: env substitution, environment_file, a secret, --filter, generate.
+#[test]
+fn examples_stack_runs_as_documented() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/stack");
+    copy_dir(&example, project.path());
+    project
+        .run(&["secret", "create", "greeting-suffix", "--from-literal", "!"])
+        .ok();
+    project.run(&["up"]).ok();
+    project.invoke_until("greet", "Ada", "Hello, Ada!");
+    project.invoke_until("shout", "quiet", "QUIET");
+    let mut project = project;
+    project.extra_env.push(("GREETING".into(), "Hi".into()));
+    let up = project.run(&["up", "--filter", "gr*"]).ok().stdout();
+    assert!(!up.contains("shout"), "{up}");
+    project.invoke_until("greet", "Ada", "Hi, Ada!");
+    let crds = project.run(&["generate"]).ok().stdout();
+    assert!(crds.contains("greeting: Hi"), "{crds}");
+    assert!(crds.contains("punctuation_file: greeting-suffix"), "{crds}");
+    project.run(&["remove"]).ok();
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

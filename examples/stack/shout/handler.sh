@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Upper-cases the request body.
+tr '[:lower:]' '[:upper:]'
