@@ -12,8 +12,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# faasd's metrics tests scrape it with a real Prometheus (installed once here, not by each
+# test in parallel).
+bash scripts/prometheus.sh ensure
+
+# The whole workspace, with the NATS backend of the queue on (its tests start a real
+# nats-server through scripts/nats-server.sh, which installs it from Debian's packages).
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --no-fail-fast "$@"
+  exec cargo nextest run --workspace --features faas-queue/nats,faasd/nats --no-fail-fast "$@"
 else
-  exec cargo test --workspace --no-fail-fast "$@"
+  exec cargo test --workspace --features faas-queue/nats,faasd/nats --no-fail-fast "$@"
 fi
