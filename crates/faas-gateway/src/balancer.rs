@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use faas_provider::ReplicaEndpoint;
+use http::uri::Authority;
 
 /// Calls in flight per replica address. Read-mostly: a call takes a shared lock to read the
 /// counters; the exclusive lock is taken only the first time an address is seen.
@@ -20,6 +21,7 @@ pub struct InFlight {
 #[derive(Debug)]
 pub struct InFlightGuard {
     address: SocketAddr,
+    authority: Authority,
     counter: Arc<AtomicUsize>,
 }
 
@@ -28,6 +30,16 @@ impl InFlightGuard {
     pub fn address(&self) -> SocketAddr {
         self.address
     }
+
+    /// The replica's address as a URI authority (`127.0.0.1:8080`), built once per replica.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+}
+
+/// `ip:port` as a URI authority.
+fn authority_of(address: SocketAddr) -> Authority {
+    Authority::try_from(address.to_string()).unwrap_or_else(|_| Authority::from_static("invalid"))
 }
 
 impl Drop for InFlightGuard {
@@ -62,6 +74,7 @@ impl InFlight {
         counter.fetch_add(1, Ordering::Relaxed);
         Some(InFlightGuard {
             address: chosen,
+            authority: authority_of(chosen),
             counter,
         })
     }
@@ -73,6 +86,29 @@ impl InFlight {
             .unwrap_or_else(PoisonError::into_inner)
             .get(&address)
             .map_or(0, |count| count.load(Ordering::Relaxed))
+    }
+
+    /// `endpoints` with their in-flight counters attached, so picks from the set take no lock.
+    pub fn replica_set(&self, endpoints: &[ReplicaEndpoint]) -> ReplicaSet {
+        ReplicaSet {
+            replicas: endpoints
+                .iter()
+                .map(|endpoint| Replica {
+                    address: endpoint.address,
+                    authority: authority_of(endpoint.address),
+                    in_flight: self.counter(endpoint.address),
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// Forgets the counters of addresses nothing refers to any more (replicas that are gone).
+    pub fn prune(&self) {
+        self.by_address
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, counter| Arc::strong_count(counter) > 1);
     }
 
     fn counter(&self, address: SocketAddr) -> Arc<AtomicUsize> {
@@ -90,6 +126,54 @@ impl InFlight {
             .entry(address)
             .or_default()
             .clone()
+    }
+}
+
+/// A function's ready replicas as last resolved, each with its in-flight counter (shared
+/// with [`InFlight`], so counts survive a refresh of the set).
+#[derive(Debug)]
+pub struct ReplicaSet {
+    replicas: Vec<Replica>,
+    next: AtomicUsize,
+}
+
+#[derive(Debug)]
+struct Replica {
+    address: SocketAddr,
+    authority: Authority,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl ReplicaSet {
+    /// Starts a call on the least busy replica, ties broken round-robin; `None` when empty.
+    pub fn pick(&self) -> Option<InFlightGuard> {
+        let replica = match self.replicas.as_slice() {
+            [] => return None,
+            [only] => only,
+            replicas => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed) % replicas.len();
+                replicas[start..]
+                    .iter()
+                    .chain(&replicas[..start])
+                    .min_by_key(|replica| replica.in_flight.load(Ordering::Relaxed))?
+            }
+        };
+        replica.in_flight.fetch_add(1, Ordering::Relaxed);
+        Some(InFlightGuard {
+            address: replica.address,
+            authority: replica.authority.clone(),
+            counter: replica.in_flight.clone(),
+        })
+    }
+
+    /// How many replicas the set holds.
+    pub fn len(&self) -> usize {
+        self.replicas.len()
+    }
+
+    /// True when no replica is ready.
+    pub fn is_empty(&self) -> bool {
+        self.replicas.is_empty()
     }
 }
 
@@ -120,6 +204,24 @@ mod tests {
         drop(first);
         assert_eq!(in_flight.load(busy), 0);
         assert!(in_flight.pick(&[]).is_none());
+    }
+
+    #[test]
+    fn replica_sets_share_counters_with_in_flight() {
+        let in_flight = InFlight::default();
+        let set = in_flight.replica_set(&[endpoint(1), endpoint(2)]);
+        let first = set.pick().unwrap();
+        let second = set.pick().unwrap();
+        assert_ne!(first.address(), second.address());
+        assert_eq!(in_flight.load(first.address()), 1);
+        // A refreshed set sees the calls still in flight.
+        let refreshed = in_flight.replica_set(&[endpoint(1), endpoint(2)]);
+        drop(second);
+        assert_eq!(refreshed.pick().unwrap().address(), endpoint(2).address);
+        drop((first, set, refreshed));
+        in_flight.prune();
+        assert_eq!(in_flight.by_address.read().unwrap().len(), 0);
+        assert!(in_flight.replica_set(&[]).pick().is_none());
     }
 
     #[test]

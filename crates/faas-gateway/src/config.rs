@@ -38,10 +38,49 @@ pub struct GatewayConfig {
     pub max_package_bytes: usize,
     /// The gateway's own version for `/system/info` (`sha` must not be empty).
     pub version: VersionInfo,
+    /// Serve Prometheus metrics on `/metrics` and record them on every call. Off saves the
+    /// per-call metric updates (the autoscaler's own counters stay on); `/metrics` is then 404.
+    pub metrics: bool,
+    /// How long a call to a function at zero replicas is held while one replica starts, before
+    /// 503 (the function stays scaled up).
+    pub cold_start_timeout: Duration,
+    /// How long the proxy reuses a function's list of ready replicas before asking the
+    /// provider again. Zero asks on every call. Keep it well under the replicas' drain time
+    /// (the process provider's `healthcheck_interval`, 1 s): a replica taken out of the list
+    /// keeps answering for that long.
+    pub endpoint_cache_ttl: Duration,
+    /// The autoscaler's settings (it runs only when started, see
+    /// [`Gateway::start_autoscaler`](crate::Gateway::start_autoscaler)).
+    pub autoscaler: AutoscalerConfig,
+}
+
+/// How often and over what windows the autoscaler looks at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoscalerConfig {
+    /// Time between two looks at every function.
+    pub interval: Duration,
+    /// The sliding window load is averaged over (requests per second, calls in flight).
+    pub load_window: Duration,
+    /// How long load must stay low before replicas are removed: the highest replica count
+    /// recommended within this window wins, so brief dips do not scale down. A function's
+    /// `com.openfaas.scale.down.window` label overrides it.
+    pub scale_down_window: Duration,
+}
+
+impl Default for AutoscalerConfig {
+    /// Every second, load over 5 s, scale down after 30 s of lower load.
+    fn default() -> Self {
+        AutoscalerConfig {
+            interval: Duration::from_secs(1),
+            load_window: Duration::from_secs(5),
+            scale_down_window: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for GatewayConfig {
-    /// Auth off, 60 s upstream timeout, 5 s ready wait, 1 MiB JSON, 512 MiB packages.
+    /// Auth off, 60 s upstream timeout, 5 s ready wait, 1 MiB JSON, 512 MiB packages,
+    /// metrics on, 30 s cold-start timeout, 100 ms endpoint cache, autoscaler defaults.
     fn default() -> Self {
         GatewayConfig {
             auth: None,
@@ -54,6 +93,10 @@ impl Default for GatewayConfig {
                 sha: "unknown".to_owned(),
                 release: env!("CARGO_PKG_VERSION").to_owned(),
             },
+            metrics: true,
+            cold_start_timeout: Duration::from_secs(30),
+            endpoint_cache_ttl: Duration::from_millis(100),
+            autoscaler: AutoscalerConfig::default(),
         }
     }
 }

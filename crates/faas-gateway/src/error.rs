@@ -42,9 +42,21 @@ pub enum GatewayError {
     /// The function has no ready replica (503).
     #[error("No endpoints available for: {0}.")]
     NoEndpoints(String),
+    /// A function at zero replicas was scaled up for a call, but no replica became ready in
+    /// time (503; the function stays scaled up, so a retry may succeed).
+    #[error("function {function} was scaled up from zero replicas for this call, but no replica became ready within {waited:?}")]
+    ColdStartTimeout {
+        /// `name.namespace`.
+        function: String,
+        /// How long the call was held.
+        waited: std::time::Duration,
+    },
     /// The replica could not be reached or broke the connection (502).
     #[error("{0}")]
     BadGateway(String),
+    /// Some alerts of an AlertManager webhook could not be acted on (500, as OpenFaaS).
+    #[error("cannot scale for every alert: {0}")]
+    AlertFailed(String),
     /// The replica did not answer in time (504).
     #[error("{0}")]
     GatewayTimeout(String),
@@ -66,9 +78,12 @@ impl GatewayError {
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            GatewayError::NoEndpoints(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::NoEndpoints(_) | GatewayError::ColdStartTimeout { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::AlertFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The HTTP API of rustfaas: OpenFaaS's REST endpoints under `/system/*`, the `/function/*`
-//! proxy to function replicas, and `/healthz`.
+//! proxy to function replicas, `/metrics`, the autoscaler, and `/healthz`.
 //!
 //! [`Gateway::new`] takes a [`faas_provider::Provider`] and a [`GatewayConfig`];
 //! [`Gateway::router`] gives an [`axum::Router`] ready for `axum::serve` (with or without
@@ -14,18 +14,28 @@
 //! - [`proxy`] — `/function/{name}[.{namespace}]/{path}`: resolve a replica
 //!   ([`balancer`]: least in-flight), forward over pooled keep-alive connections, stream
 //!   both ways, record the call ([`invocations`]).
+//!   A call to a function at zero replicas is held while one starts (scale from zero).
+//! - [`functions`] — per-function state: call counters, cached ready replicas, the lock
+//!   that merges callers of a cold start, metric handles.
+//! - [`metrics`] — Prometheus metrics on `/metrics`, under OpenFaaS's names.
+//! - [`autoscaler`] — a task that sets replica counts from load (`com.openfaas.scale.*`
+//!   labels), down to zero when idle; [`routes::alert`] scales from AlertManager alerts.
 //! - [`error`] — the one place that maps errors to HTTP statuses.
 
 pub mod auth;
+pub mod autoscaler;
 pub mod balancer;
 pub mod config;
 pub mod error;
+pub mod functions;
 pub mod invocations;
+pub mod metrics;
 pub mod proxy;
 pub mod routes;
 pub mod server;
 
-pub use config::{BasicCredentials, GatewayConfig};
+pub use autoscaler::{Autoscaler, AutoscalerTask, ScaleDecision, ScalingPolicy};
+pub use config::{AutoscalerConfig, BasicCredentials, GatewayConfig};
 pub use error::GatewayError;
 pub use invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvocationCounter};
 pub use server::Gateway;

@@ -1,15 +1,20 @@
 //! `/function/{name}[.{namespace}][/{path}]`: the synchronous call path.
 //!
-//! resolve a ready replica ([`crate::balancer`], waiting up to `ready_wait` when the function
-//! wants replicas but none is ready) -> rewrite headers (hop-by-hop out; `X-Call-Id`,
-//! `X-Start-Time`, `X-Forwarded-For`, `X-Forwarded-Host` in) -> forward over a pooled
-//! keep-alive client with both bodies streamed -> record the call with its final status.
-//! Nothing is buffered, so server-sent events and NDJSON flow through as the function writes.
+//! find the function's entry ([`crate::functions`]; the provider is asked only the first time)
+//! -> pick a ready replica from its cached set ([`crate::balancer`]: least in-flight; the set
+//! is refreshed from the provider every `endpoint_cache_ttl`) -> when none is ready, hold the
+//! call: scale from zero, or wait for a starting replica ([`ensure_ready`]) -> rewrite headers
+//! (hop-by-hop out; `X-Call-Id`, `X-Start-Time`, `X-Forwarded-For`, `X-Forwarded-Host` in) ->
+//! forward over a pooled keep-alive client with both bodies streamed -> record the call with
+//! its final status. Nothing is buffered, so server-sent events and NDJSON flow through as the
+//! function writes.
 
 use std::error::Error as _;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,7 +29,7 @@ use http::header::{
     HeaderName, ALLOW, CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
     TRANSFER_ENCODING, UPGRADE,
 };
-use http::uri::{Authority, Scheme};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
@@ -32,8 +37,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::autoscaler::ScalingPolicy;
 use crate::balancer::InFlightGuard;
 use crate::error::GatewayError;
+use crate::functions::{CallGuard, FunctionEntry};
 use crate::server::{AppState, Shared};
 
 /// The pooled keep-alive HTTP/1.1 client every call goes through.
@@ -52,7 +59,7 @@ const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 /// First and longest pause between looks for a ready replica.
-const READY_POLL_FIRST: Duration = Duration::from_millis(5);
+const READY_POLL_FIRST: Duration = Duration::from_millis(2);
 const READY_POLL_MAX: Duration = Duration::from_millis(10);
 
 /// Builds the client: TCP_NODELAY, keep-alive, a large idle pool per replica.
@@ -100,19 +107,27 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     };
     let (name, namespace) = (target.name, target.namespace);
 
-    let guard = match resolve(&state, namespace, name).await {
-        Ok(guard) => guard,
+    let entry = match function_entry(&state, namespace, name).await {
+        Ok(entry) => entry,
         Err(err) => {
             let status = err.status();
             if status != http::StatusCode::NOT_FOUND {
-                state.record_call(namespace, name, status, started.elapsed());
+                state.record_call(None, namespace, name, status, started.elapsed());
             }
             return stamp(err.into_response(), call_id);
         }
     };
-    let address = guard.address();
+    let call = entry.start_call();
+    let replica = match pick_replica(&state, &entry).await {
+        Ok(replica) => replica,
+        Err(err) => {
+            let response = stamp(err.into_response(), call_id);
+            return finish_error(&state, &entry, started, response);
+        }
+    };
+    let address = replica.address();
 
-    let upstream_uri = match upstream_uri(address, target.path, uri.query()) {
+    let upstream_uri = match upstream_uri(replica.authority(), target.path, uri.query()) {
         Ok(uri) => uri,
         Err(err) => return stamp(err.into_response(), call_id),
     };
@@ -128,24 +143,20 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     let response = match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
+            if err.is_connect() {
+                // The replica is gone: ask the provider on the next call.
+                entry.invalidate_replicas();
+            }
             let err = upstream_error(name, namespace, address, &err);
-            return finish_error(
-                &state,
-                &target,
-                started,
-                stamp(err.into_response(), call_id),
-            );
+            let response = stamp(err.into_response(), call_id);
+            return finish_error(&state, &entry, started, response);
         }
         Err(_) => {
             let err = GatewayError::GatewayTimeout(format!(
                 "function {name}.{namespace} did not answer within {timeout:?}"
             ));
-            return finish_error(
-                &state,
-                &target,
-                started,
-                stamp(err.into_response(), call_id),
-            );
+            let response = stamp(err.into_response(), call_id);
+            return finish_error(&state, &entry, started, response);
         }
     };
 
@@ -153,23 +164,30 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     strip_hop_by_hop(&mut response_parts.headers);
     response_parts.headers.insert(X_CALL_ID, call_id);
     response_parts.headers.insert(X_START_TIME, start_time);
-    state.record_call(namespace, name, response_parts.status, started.elapsed());
+    state.record_call(
+        Some(&entry),
+        namespace,
+        name,
+        response_parts.status,
+        started.elapsed(),
+    );
     let body = Body::new(GuardedBody {
         inner: incoming,
-        _guard: guard,
+        _guards: (replica, call),
     });
     Response::from_parts(response_parts, body)
 }
 
 fn finish_error(
     state: &Shared,
-    target: &FunctionTarget<'_>,
+    entry: &FunctionEntry,
     started: Instant,
     response: Response,
 ) -> Response {
     state.record_call(
-        target.namespace,
-        target.name,
+        Some(entry),
+        entry.namespace(),
+        entry.name(),
         response.status(),
         started.elapsed(),
     );
@@ -218,75 +236,177 @@ impl<'a> FunctionTarget<'a> {
     }
 }
 
-/// A ready replica of the function, waiting up to `ready_wait` when the function wants
-/// replicas but none is ready yet.
-async fn resolve(
-    state: &Shared,
-    namespace: &str,
-    name: &str,
-) -> Result<InFlightGuard, GatewayError> {
-    let not_found = |err: ProviderError| match err {
+/// 404 for a function the provider does not know.
+fn not_found(namespace: &str, name: &str, err: ProviderError) -> GatewayError {
+    match err {
         ProviderError::NotFound(_) => {
             GatewayError::NotFound(format!("function not found: {name}.{namespace}"))
         }
         other => GatewayError::Provider(other),
-    };
+    }
+}
+
+/// The function's entry: from the table, or made after the provider confirmed the function
+/// exists (its ready replicas are cached on the way).
+pub(crate) async fn function_entry(
+    state: &Shared,
+    namespace: &str,
+    name: &str,
+) -> Result<Arc<FunctionEntry>, GatewayError> {
+    if let Some(entry) = state.functions.get(namespace, name) {
+        return Ok(entry);
+    }
     let endpoints = state
         .provider
         .endpoints(namespace, name)
         .await
-        .map_err(not_found)?;
-    if let Some(guard) = state.in_flight.pick(&endpoints) {
+        .map_err(|err| not_found(namespace, name, err))?;
+    let entry = state.entry(namespace, name);
+    drop(entry.store_replicas(state.in_flight.replica_set(&endpoints)));
+    Ok(entry)
+}
+
+/// Asks the provider for the function's ready replicas, caches them, and starts a call on one.
+async fn refresh_and_pick(
+    state: &Shared,
+    entry: &FunctionEntry,
+) -> Result<Option<InFlightGuard>, GatewayError> {
+    let endpoints = state
+        .provider
+        .endpoints(entry.namespace(), entry.name())
+        .await
+        .map_err(|err| not_found(entry.namespace(), entry.name(), err))?;
+    Ok(entry.store_replicas(state.in_flight.replica_set(&endpoints)))
+}
+
+/// A ready replica of the function. From the cache when it is fresh; otherwise from the
+/// provider; when none is ready, the caller waits for one ([`ensure_ready`]).
+pub(crate) async fn pick_replica(
+    state: &Shared,
+    entry: &FunctionEntry,
+) -> Result<InFlightGuard, GatewayError> {
+    if let Some(guard) = entry.pick_cached(state.config.endpoint_cache_ttl) {
         return Ok(guard);
     }
+    if let Some(guard) = refresh_and_pick(state, entry).await? {
+        return Ok(guard);
+    }
+    ensure_ready(state, entry).await?;
+    refresh_and_pick(state, entry)
+        .await?
+        .ok_or_else(|| GatewayError::NoEndpoints(entry.name().to_owned()))
+}
 
-    let wanted = state
+/// Waits until the function has a ready replica. A function at zero replicas is scaled to
+/// `max(1, com.openfaas.scale.min)` first and waited for up to `cold_start_timeout`; one that
+/// wants replicas but has none ready (starting, restarting) is waited for up to `ready_wait`.
+///
+/// Concurrent callers are merged: one holds the function's start lock and does the work,
+/// the others wait for the lock and then find the replica ready. So one scale request is made
+/// per cold start, however many calls arrive meanwhile.
+pub(crate) async fn ensure_ready(
+    state: &Shared,
+    entry: &FunctionEntry,
+) -> Result<(), GatewayError> {
+    let (namespace, name) = (entry.namespace(), entry.name());
+    let longest = state.config.cold_start_timeout.max(state.config.ready_wait);
+    let Ok(_starting) = tokio::time::timeout(longest, entry.starting.lock()).await else {
+        return Err(GatewayError::NoEndpoints(name.to_owned()));
+    };
+    // Another caller may have brought it up while this one waited for the lock.
+    if !state
+        .provider
+        .endpoints(namespace, name)
+        .await
+        .map_err(|err| not_found(namespace, name, err))?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let status = state
         .provider
         .status(namespace, name)
         .await
-        .map_err(not_found)?
-        .replicas;
-    let wait = state.config.ready_wait;
-    if wanted > 0 && !wait.is_zero() {
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut pause = READY_POLL_FIRST;
-        loop {
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                break;
-            }
-            tokio::time::sleep(pause.min(deadline - now)).await;
-            pause = (pause * 2).min(READY_POLL_MAX);
-            let endpoints = state
-                .provider
-                .endpoints(namespace, name)
-                .await
-                .map_err(not_found)?;
-            if let Some(guard) = state.in_flight.pick(&endpoints) {
-                return Ok(guard);
-            }
-        }
+        .map_err(|err| not_found(namespace, name, err))?;
+    if status.replicas > 0 {
+        let wait = state.config.ready_wait;
+        return match wait_for_endpoints(state, namespace, name, wait).await? {
+            true => Ok(()),
+            false => Err(GatewayError::NoEndpoints(name.to_owned())),
+        };
     }
-    Err(GatewayError::NoEndpoints(name.to_owned()))
+
+    let (policy, _) = ScalingPolicy::parse(status.labels.as_ref());
+    let replicas = policy.min.max(1);
+    let scaled_at = Instant::now();
+    state.provider.scale(namespace, name, replicas).await?;
+    tracing::info!(
+        function = %format_args!("{name}.{namespace}"),
+        replicas,
+        "scaling from zero for a call"
+    );
+    let timeout = state.config.cold_start_timeout;
+    if wait_for_endpoints(state, namespace, name, timeout).await? {
+        let took = scaled_at.elapsed();
+        entry.count_cold_start(took);
+        tracing::info!(
+            function = %format_args!("{name}.{namespace}"),
+            "cold start: ready in {took:.1?}"
+        );
+        Ok(())
+    } else {
+        Err(GatewayError::ColdStartTimeout {
+            function: format!("{name}.{namespace}"),
+            waited: timeout,
+        })
+    }
 }
 
-/// `http://{address}{path or /}[?{query}]`.
-fn upstream_uri(address: SocketAddr, path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
-    let path = if path.is_empty() { "/" } else { path };
-    let mut path_and_query = String::with_capacity(path.len() + query.map_or(0, |q| q.len() + 1));
-    path_and_query.push_str(path);
-    if let Some(query) = query {
-        path_and_query.push('?');
-        path_and_query.push_str(query);
+/// Polls the provider until the function has a ready replica (`true`) or `wait` passes.
+async fn wait_for_endpoints(
+    state: &Shared,
+    namespace: &str,
+    name: &str,
+    wait: Duration,
+) -> Result<bool, GatewayError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut pause = READY_POLL_FIRST;
+    loop {
+        let ready = !state
+            .provider
+            .endpoints(namespace, name)
+            .await
+            .map_err(|err| not_found(namespace, name, err))?
+            .is_empty();
+        if ready {
+            return Ok(true);
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(READY_POLL_MAX);
     }
-    let mut authority = String::with_capacity(24);
-    // Writing to a String cannot fail.
-    let _ = write!(authority, "{address}");
-    let authority = Authority::try_from(authority)
-        .map_err(|err| GatewayError::BadGateway(format!("bad replica address {address}: {err}")))?;
+}
+
+/// `http://{authority}{path or /}[?{query}]`.
+fn upstream_uri(authority: &Authority, path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
+    let path = if path.is_empty() { "/" } else { path };
+    let path_and_query = match query {
+        None => PathAndQuery::from_str(path),
+        Some(query) => {
+            let mut joined = String::with_capacity(path.len() + query.len() + 1);
+            joined.push_str(path);
+            joined.push('?');
+            joined.push_str(query);
+            PathAndQuery::from_maybe_shared(joined)
+        }
+    }
+    .map_err(|err| GatewayError::BadRequest(format!("cannot forward this path: {err}")))?;
     Uri::builder()
         .scheme(Scheme::HTTP)
-        .authority(authority)
+        .authority(authority.clone())
         .path_and_query(path_and_query)
         .build()
         .map_err(|err| GatewayError::BadRequest(format!("cannot forward this path: {err}")))
@@ -309,18 +429,56 @@ fn prepare_request_headers(headers: &mut HeaderMap, extensions: &http::Extension
         }
     }
     if let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() {
-        let ip = peer.ip().to_string();
-        let mut chain = String::new();
-        for prior in headers.get_all(X_FORWARDED_FOR) {
-            if let Ok(prior) = prior.to_str() {
-                chain.push_str(prior);
-                chain.push_str(", ");
+        let mut ip = StackText::default();
+        // An IP address is at most 45 characters: it fits.
+        let _ = write!(ip, "{}", peer.ip());
+        let value = if headers.contains_key(X_FORWARDED_FOR) {
+            let mut chain = String::new();
+            for prior in headers.get_all(X_FORWARDED_FOR) {
+                if let Ok(prior) = prior.to_str() {
+                    chain.push_str(prior);
+                    chain.push_str(", ");
+                }
             }
-        }
-        chain.push_str(&ip);
-        if let Ok(value) = HeaderValue::from_str(&chain) {
+            chain.push_str(ip.as_str());
+            HeaderValue::from_str(&chain)
+        } else {
+            HeaderValue::from_str(ip.as_str())
+        };
+        if let Ok(value) = value {
             headers.insert(X_FORWARDED_FOR, value);
         }
+    }
+}
+
+/// A short text formatted without allocating (an IP address).
+struct StackText {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> Self {
+        StackText {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -328,6 +486,10 @@ fn prepare_request_headers(headers: &mut HeaderMap, extensions: &http::Extension
 /// `Connection` lists, and `Connection`, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
 /// `Transfer-Encoding`, `Upgrade`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Usually there are none: one pass over the names, no lookups.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if headers.contains_key(CONNECTION) {
         let listed: Vec<HeaderName> = headers
             .get_all(CONNECTION)
@@ -368,6 +530,16 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    *name == CONNECTION
+        || *name == KEEP_ALIVE
+        || *name == TE
+        || *name == TRAILER
+        || *name == TRANSFER_ENCODING
+        || *name == UPGRADE
+        || name.as_str().starts_with("proxy-")
+}
+
 /// 502 with what went wrong on the way to the replica.
 fn upstream_error(
     name: &str,
@@ -397,10 +569,46 @@ fn upstream_error(
     ))
 }
 
+/// A random (version 4) UUID. Call ids must be unique, not secret: the bits come from a
+/// per-thread generator seeded once from the OS, so a call costs no `getrandom` syscall
+/// (`Uuid::new_v4` makes one per id).
 fn new_call_id() -> HeaderValue {
+    let bytes = CALL_ID_RNG.with(|rng| {
+        let (high, low) = (rng.next(), rng.next());
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&high.to_le_bytes());
+        bytes[8..].copy_from_slice(&low.to_le_bytes());
+        bytes
+    });
+    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
     let mut buffer = uuid::Uuid::encode_buffer();
-    let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+    let id = uuid.hyphenated().encode_lower(&mut buffer);
     HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+thread_local! {
+    static CALL_ID_RNG: CallIdRng = CallIdRng::seeded();
+}
+
+/// wyrand: a small, fast 64-bit generator (not cryptographic).
+struct CallIdRng(std::cell::Cell<u64>);
+
+impl CallIdRng {
+    fn seeded() -> CallIdRng {
+        let seed = u64::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..8]
+                .try_into()
+                .unwrap_or([0x5e; 8]),
+        );
+        CallIdRng(std::cell::Cell::new(seed))
+    }
+
+    fn next(&self) -> u64 {
+        let state = self.0.get().wrapping_add(0xa076_1d64_78bd_642f);
+        self.0.set(state);
+        let product = u128::from(state) * u128::from(state ^ 0xe703_7ed1_a0b4_28db);
+        ((product >> 64) ^ product) as u64
+    }
 }
 
 fn unix_nanos() -> u64 {
@@ -409,10 +617,11 @@ fn unix_nanos() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
-/// The replica's response body, holding the call's in-flight slot until it is done.
+/// The replica's response body, holding the call's in-flight slots (the replica's and the
+/// function's) until it is done.
 struct GuardedBody {
     inner: Incoming,
-    _guard: InFlightGuard,
+    _guards: (InFlightGuard, CallGuard),
 }
 
 impl http_body::Body for GuardedBody {
@@ -470,14 +679,26 @@ mod tests {
     }
 
     #[test]
+    fn call_ids_are_distinct_v4_uuids() {
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| new_call_id().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        for id in ids.iter().take(10) {
+            let parsed = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(parsed.get_version_num(), 4, "{id}");
+        }
+    }
+
+    #[test]
     fn upstream_uris() {
-        let address = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let address = Authority::from_static("127.0.0.1:8080");
         assert_eq!(
-            upstream_uri(address, "", None).unwrap().to_string(),
+            upstream_uri(&address, "", None).unwrap().to_string(),
             "http://127.0.0.1:8080/"
         );
         assert_eq!(
-            upstream_uri(address, "/a%20b", Some("x=1&y"))
+            upstream_uri(&address, "/a%20b", Some("x=1&y"))
                 .unwrap()
                 .to_string(),
             "http://127.0.0.1:8080/a%20b?x=1&y"

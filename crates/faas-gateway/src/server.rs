@@ -10,12 +10,15 @@ use faas_provider::Provider;
 use http::StatusCode;
 
 use crate::auth::{require_basic_auth, BasicAuth};
+use crate::autoscaler::{Autoscaler, AutoscalerTask, Clock, SystemClock};
 use crate::balancer::InFlight;
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
+use crate::functions::{FunctionEntry, FunctionTable};
 use crate::invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvocationCounter};
+use crate::metrics::{self, GatewayMetrics};
 use crate::proxy::{self, ProxyClient};
-use crate::routes::{info, logs, namespaces, packages, secrets, system_functions};
+use crate::routes::{alert, info, logs, namespaces, packages, secrets, system_functions};
 
 /// What every handler shares.
 pub(crate) struct Shared {
@@ -23,7 +26,9 @@ pub(crate) struct Shared {
     pub(crate) config: GatewayConfig,
     pub(crate) invocations: Arc<dyn InvocationCounter>,
     pub(crate) observers: Vec<Arc<dyn CallObserver>>,
-    pub(crate) in_flight: InFlight,
+    pub(crate) in_flight: Arc<InFlight>,
+    pub(crate) functions: Arc<FunctionTable>,
+    pub(crate) metrics: Option<Arc<GatewayMetrics>>,
     pub(crate) client: ProxyClient,
 }
 
@@ -31,14 +36,19 @@ pub(crate) struct Shared {
 pub(crate) type AppState = Arc<Shared>;
 
 impl Shared {
-    /// Records one proxied call: the invocation count, then every observer (metrics).
+    /// Records one proxied call: the function's metrics (when it has an entry), the
+    /// invocation count, then every observer.
     pub(crate) fn record_call(
         &self,
+        entry: Option<&FunctionEntry>,
         namespace: &str,
         name: &str,
         status: StatusCode,
         duration: Duration,
     ) {
+        if let Some(metrics) = entry.and_then(|entry| entry.metrics.as_ref()) {
+            metrics.call_answered(status, duration);
+        }
         let call = CallRecord {
             namespace,
             name,
@@ -49,6 +59,35 @@ impl Shared {
         for observer in &self.observers {
             observer.record_call(&call);
         }
+    }
+
+    /// The function's entry, made if new (call only for functions the provider knows).
+    pub(crate) fn entry(&self, namespace: &str, name: &str) -> Arc<FunctionEntry> {
+        self.functions.get_or_insert_with(namespace, name, || {
+            let metrics = self
+                .metrics
+                .as_ref()
+                .map(|metrics| metrics.function(namespace, name));
+            FunctionEntry::new(namespace, name, metrics)
+        })
+    }
+
+    /// The function changed (scaled, updated): its cached replicas are out of date.
+    pub(crate) fn function_changed(&self, namespace: &str, name: &str) {
+        if let Some(entry) = self.functions.get(namespace, name) {
+            entry.invalidate_replicas();
+        }
+    }
+
+    /// The function was deleted: forget its entry and its metrics.
+    pub(crate) fn function_deleted(&self, namespace: &str, name: &str) {
+        if let Some(entry) = self.functions.remove(namespace, name) {
+            entry.invalidate_replicas();
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.forget(namespace, name);
+        }
+        self.invocations.forget(namespace, name);
     }
 }
 
@@ -77,13 +116,16 @@ impl Gateway {
         invocations: Arc<dyn InvocationCounter>,
         observers: Vec<Arc<dyn CallObserver>>,
     ) -> Gateway {
+        let metrics = config.metrics.then(|| Arc::new(GatewayMetrics::new()));
         Gateway {
             shared: Arc::new(Shared {
                 provider,
                 config,
                 invocations,
                 observers,
-                in_flight: InFlight::default(),
+                in_flight: Arc::new(InFlight::default()),
+                functions: Arc::new(FunctionTable::default()),
+                metrics,
                 client: proxy::new_client(),
             }),
         }
@@ -94,11 +136,78 @@ impl Gateway {
         self.shared.invocations.clone()
     }
 
+    /// The gateway's metrics (`None` when turned off).
+    pub fn metrics(&self) -> Option<Arc<GatewayMetrics>> {
+        self.shared.metrics.clone()
+    }
+
+    /// Exposes another part's Prometheus registry (e.g. the async queue's) on `/metrics`,
+    /// after the gateway's own series. Does nothing when metrics are off.
+    pub fn expose_metrics(&self, registry: Arc<prometheus_client::registry::Registry>) {
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.expose(registry);
+        }
+    }
+
+    /// The per-function state of this gateway (call counters, cold starts).
+    pub fn functions(&self) -> Arc<FunctionTable> {
+        self.shared.functions.clone()
+    }
+
+    /// Returns once the function has a ready replica: scales it up from zero (merging with
+    /// any calls doing the same) or waits for a starting replica, as a synchronous call
+    /// would. For callers that invoke functions by other paths (an async worker).
+    pub async fn ensure_ready(&self, namespace: &str, name: &str) -> Result<(), GatewayError> {
+        let entry = proxy::function_entry(&self.shared, namespace, name).await?;
+        if entry
+            .pick_cached(self.shared.config.endpoint_cache_ttl)
+            .is_some()
+        {
+            return Ok(());
+        }
+        let endpoints = self
+            .shared
+            .provider
+            .endpoints(namespace, name)
+            .await
+            .map_err(GatewayError::Provider)?;
+        if !endpoints.is_empty() {
+            return Ok(());
+        }
+        proxy::ensure_ready(&self.shared, &entry).await
+    }
+
+    /// An autoscaler over this gateway's provider and counters, on the real clock; run it
+    /// with [`Autoscaler::run`], or step it with [`Autoscaler::tick`].
+    pub fn autoscaler(&self) -> Autoscaler {
+        self.autoscaler_with_clock(Arc::new(SystemClock))
+    }
+
+    /// An autoscaler reading time from `clock` (tests pass a
+    /// [`ManualClock`](crate::autoscaler::ManualClock)).
+    pub fn autoscaler_with_clock(&self, clock: Arc<dyn Clock>) -> Autoscaler {
+        Autoscaler::new(
+            self.shared.provider.clone(),
+            self.shared.functions.clone(),
+            self.shared.in_flight.clone(),
+            self.shared.metrics.clone(),
+            clock,
+            self.shared.config.autoscaler.clone(),
+        )
+    }
+
+    /// Starts the autoscaler as a task (every `config.autoscaler.interval`); it stops when
+    /// the returned handle is dropped. Needs a tokio runtime.
+    pub fn start_autoscaler(&self) -> AutoscalerTask {
+        AutoscalerTask::spawn(self.autoscaler())
+    }
+
     /// Every route, ready for `axum::serve`.
     ///
     /// | route | methods | auth |
     /// |---|---|---|
     /// | `/healthz` | GET | no |
+    /// | `/metrics` | GET (404 when metrics are off) | no |
     /// | `/function/{name}[.{ns}][/{path}]` | GET POST PUT PATCH DELETE OPTIONS HEAD | no |
     /// | `/system/functions` | GET POST PUT DELETE | yes |
     /// | `/system/function/{name}` | GET | yes |
@@ -110,6 +219,7 @@ impl Gateway {
     /// | `/system/namespace/{ns}` | GET POST PUT DELETE | yes |
     /// | `/system/packages` | GET | yes |
     /// | `/system/packages/{name[:tag]}` | PUT POST | yes |
+    /// | `/system/alert` | POST (AlertManager webhook) | yes |
     pub fn router(&self) -> Router {
         let mut system = Router::new()
             .route(
@@ -141,6 +251,7 @@ impl Gateway {
                     .put(namespaces::update)
                     .delete(namespaces::delete),
             )
+            .route("/system/alert", post(alert::alert))
             .route("/system/packages", get(packages::list))
             .route(
                 "/system/packages/{name}",
@@ -153,6 +264,7 @@ impl Gateway {
 
         Router::new()
             .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics::serve))
             .route("/function/{function}", any(proxy::call_function))
             .route("/function/{function}/", any(proxy::call_function))
             .route("/function/{function}/{*path}", any(proxy::call_function))

@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::extract::Request;
-use common::{basic, config_with_auth, log_line, TestApi, PASSWORD, USER};
+use common::{basic, config, config_with_auth, log_line, TestApi, PASSWORD, USER};
 use http::{Method, StatusCode};
 
 const FIGLET: &str = r#"{"service":"figlet","image":"functions/figlet:latest"}"#;
@@ -660,15 +660,32 @@ async fn function_calls_to_unknown_functions_are_404() {
 }
 
 #[tokio::test]
-async fn function_without_replicas_is_503_at_once() {
-    let api = TestApi::new();
+async fn function_at_zero_that_cannot_start_is_503_after_the_cold_start_timeout() {
+    // Issue 6 changed this: a function at zero replicas is scaled up and the call held, where
+    // it used to be refused at once.
+    let api = TestApi::with_config(faas_gateway::GatewayConfig {
+        cold_start_timeout: std::time::Duration::from_millis(300),
+        ..config()
+    });
     api.provider.add_function("idle", 0);
     let started = std::time::Instant::now();
     let answer = api.post("/function/idle", "hi").await;
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(answer.text().trim(), "No endpoints available for: idle.");
+    assert!(
+        answer.text().contains("scaled up from zero replicas")
+            && answer.text().contains("idle.openfaas-fn"),
+        "{}",
+        answer.text()
+    );
     assert_internal(&answer);
-    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(280),
+        "{waited:?}"
+    );
+    assert!(waited < std::time::Duration::from_secs(2), "{waited:?}");
+    // The scale request stands: a replica may still come.
+    assert_eq!(api.provider.replicas("idle"), 1);
 }
 
 #[tokio::test]

@@ -22,6 +22,27 @@ pub struct Args {
     /// Where functions, packages, secrets and logs are kept.
     #[arg(long, env = "FAASD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The durable queue for /async-function: `embedded` (default) or `nats`.
+    #[arg(long, env = "FAASD_QUEUE")]
+    pub queue: Option<String>,
+    /// NATS server for `--queue nats`, e.g. nats://127.0.0.1:4222.
+    #[arg(long, env = "FAASD_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Run the queue worker (true by default; false only accepts and stores calls).
+    #[arg(long, env = "FAASD_QUEUE_WORKER")]
+    pub queue_worker: Option<bool>,
+    /// Asynchronous calls the worker runs at once, per queue.
+    #[arg(long, env = "FAASD_QUEUE_MAX_INFLIGHT")]
+    pub queue_max_inflight: Option<usize>,
+    /// Attempts per asynchronous call before it is dead-lettered.
+    #[arg(long, env = "FAASD_QUEUE_RETRY_ATTEMPTS")]
+    pub queue_retry_attempts: Option<u32>,
+    /// First wait between attempts (doubling up to --queue-retry-max-wait).
+    #[arg(long, env = "FAASD_QUEUE_RETRY_MIN_WAIT")]
+    pub queue_retry_min_wait: Option<String>,
+    /// Longest wait between attempts.
+    #[arg(long, env = "FAASD_QUEUE_RETRY_MAX_WAIT")]
+    pub queue_retry_max_wait: Option<String>,
     /// A TOML file with any of these settings (flags and environment win over it).
     #[arg(long, env = "FAASD_CONFIG")]
     pub config: Option<PathBuf>,
@@ -46,12 +67,28 @@ pub struct Args {
     /// How long SIGTERM waits for in-flight calls.
     #[arg(long, env = "FAASD_SHUTDOWN_TIMEOUT")]
     pub shutdown_timeout: Option<String>,
+    /// Prometheus metrics on /metrics (true by default).
+    #[arg(long, env = "FAASD_METRICS")]
+    pub metrics: Option<bool>,
+    /// How long a call to a function at zero replicas waits for one to start.
+    #[arg(long, env = "FAASD_COLD_START_TIMEOUT")]
+    pub cold_start_timeout: Option<String>,
+    /// How often the autoscaler looks at load (0s turns it off).
+    #[arg(long, env = "FAASD_AUTOSCALE_INTERVAL")]
+    pub autoscale_interval: Option<String>,
 }
 
 /// The same settings as a TOML file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
+    pub queue: Option<String>,
+    pub nats_url: Option<String>,
+    pub queue_worker: Option<bool>,
+    pub queue_max_inflight: Option<usize>,
+    pub queue_retry_attempts: Option<u32>,
+    pub queue_retry_min_wait: Option<String>,
+    pub queue_retry_max_wait: Option<String>,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub auth: Option<bool>,
@@ -61,11 +98,20 @@ pub struct FileConfig {
     pub ready_wait: Option<String>,
     pub max_replicas: Option<u64>,
     pub shutdown_timeout: Option<String>,
+    pub metrics: Option<bool>,
+    pub cold_start_timeout: Option<String>,
+    pub autoscale_interval: Option<String>,
 }
 
 /// Everything faasd needs, resolved.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub queue: QueueChoice,
+    pub queue_worker: bool,
+    pub queue_max_inflight: usize,
+    pub queue_retry_attempts: u32,
+    pub queue_retry_min_wait: Duration,
+    pub queue_retry_max_wait: Duration,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub auth: bool,
@@ -74,6 +120,18 @@ pub struct Config {
     pub ready_wait: Duration,
     pub max_replicas: u64,
     pub shutdown_timeout: Duration,
+    pub metrics: bool,
+    pub cold_start_timeout: Duration,
+    pub autoscale_interval: Duration,
+}
+
+/// Which queue backend holds asynchronous calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueChoice {
+    /// On disk under the data directory.
+    Embedded,
+    /// NATS JetStream at this URL.
+    Nats(String),
 }
 
 /// A setting that cannot be used; the text names it.
@@ -90,6 +148,10 @@ pub enum ConfigError {
     BadDuration { name: &'static str, value: String },
     #[error("provider {0:?} is not built into this faasd (available: process)")]
     UnknownProvider(String),
+    #[error("queue {0:?} is not known: use embedded or nats")]
+    UnknownQueue(String),
+    #[error("--queue nats needs --nats-url (FAASD_NATS_URL)")]
+    NoNatsUrl,
     #[error("cannot find the fwatchdog binary next to faasd or on PATH; build it with `cargo build -p faas-watchdog` or set FAASD_WATCHDOG")]
     NoWatchdog,
 }
@@ -112,7 +174,38 @@ impl Config {
             Some(path) => path,
             None => find_watchdog().ok_or(ConfigError::NoWatchdog)?,
         };
+        let queue = match args.queue.or(file.queue).as_deref().unwrap_or("embedded") {
+            "embedded" => QueueChoice::Embedded,
+            "nats" => QueueChoice::Nats(
+                args.nats_url
+                    .or(file.nats_url)
+                    .ok_or(ConfigError::NoNatsUrl)?,
+            ),
+            other => return Err(ConfigError::UnknownQueue(other.to_string())),
+        };
         Ok(Config {
+            queue,
+            queue_worker: args.queue_worker.or(file.queue_worker).unwrap_or(true),
+            queue_max_inflight: args
+                .queue_max_inflight
+                .or(file.queue_max_inflight)
+                .unwrap_or(4)
+                .max(1),
+            queue_retry_attempts: args
+                .queue_retry_attempts
+                .or(file.queue_retry_attempts)
+                .unwrap_or(10)
+                .max(1),
+            queue_retry_min_wait: duration(
+                "queue_retry_min_wait",
+                args.queue_retry_min_wait.or(file.queue_retry_min_wait),
+                Duration::from_secs(10),
+            )?,
+            queue_retry_max_wait: duration(
+                "queue_retry_max_wait",
+                args.queue_retry_max_wait.or(file.queue_retry_max_wait),
+                Duration::from_secs(120),
+            )?,
             listen: args
                 .listen
                 .or(file.listen)
@@ -138,6 +231,17 @@ impl Config {
                 "shutdown_timeout",
                 args.shutdown_timeout.or(file.shutdown_timeout),
                 Duration::from_secs(30),
+            )?,
+            metrics: args.metrics.or(file.metrics).unwrap_or(true),
+            cold_start_timeout: duration(
+                "cold_start_timeout",
+                args.cold_start_timeout.or(file.cold_start_timeout),
+                Duration::from_secs(30),
+            )?,
+            autoscale_interval: duration(
+                "autoscale_interval",
+                args.autoscale_interval.or(file.autoscale_interval),
+                Duration::from_secs(1),
             )?,
         })
     }

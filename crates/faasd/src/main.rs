@@ -1,6 +1,7 @@
 //! `faasd`: the rustfaas server. One process holds the OpenFaaS-compatible gateway, the
 //! process provider that runs function replicas, and the state under the data directory.
 
+mod async_api;
 mod config;
 mod data_dir;
 
@@ -11,12 +12,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use faas_gateway::{BasicCredentials, Gateway, GatewayConfig};
+use faas_gateway::{AutoscalerConfig, BasicCredentials, Gateway, GatewayConfig};
 use faas_provider::{ProcessConfig, ProcessProvider, Provider};
 use faas_types::VersionInfo;
 use tokio::net::TcpListener;
 
-use crate::config::{Args, Config};
+use crate::config::{Args, Config, QueueChoice};
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -79,8 +80,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 sha: option_env!("RUSTFAAS_GIT_SHA").unwrap_or("dev").to_string(),
                 release: env!("CARGO_PKG_VERSION").to_string(),
             },
+            metrics: config.metrics,
+            cold_start_timeout: config.cold_start_timeout,
+            autoscaler: AutoscalerConfig {
+                interval: config.autoscale_interval,
+                ..AutoscalerConfig::default()
+            },
+            ..GatewayConfig::default()
         },
     );
+    // Runs until faasd exits; an interval of 0 turns autoscaling (and scale to zero) off.
+    let _autoscaler = (!config.autoscale_interval.is_zero()).then(|| gateway.start_autoscaler());
 
     let listener = TcpListener::bind(config.listen)
         .await
@@ -107,10 +117,52 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("basic auth is OFF: anyone who can reach {address} can deploy functions");
     }
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let service = gateway
+    let mut queue_registry = prometheus_client::registry::Registry::default();
+    let queue_metrics = faas_queue::QueueMetrics::register(&mut queue_registry);
+    let queue = open_queue(&config, queue_metrics.clone()).await?;
+    let async_api = async_api::AsyncApi {
+        queue: queue.clone(),
+        provider: provider.clone() as Arc<dyn Provider>,
+        max_body_bytes: 32 * 1024 * 1024,
+        known: Arc::default(),
+    };
+    let workers = if config.queue_worker {
+        let invoker = faas_queue::GatewayInvoker::new(
+            format!("http://{address}"),
+            config.upstream_timeout + Duration::from_secs(5),
+        )
+        .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?;
+        let mut worker = faas_queue::WorkerConfig {
+            max_inflight: config.queue_max_inflight,
+            ..faas_queue::WorkerConfig::default()
+        };
+        worker.retry.attempts = config.queue_retry_attempts;
+        worker.retry.min_wait = config.queue_retry_min_wait;
+        worker.retry.max_wait = config.queue_retry_max_wait;
+        Some(
+            faas_queue::WorkerPool::start(
+                queue.clone(),
+                Arc::new(invoker),
+                faas_queue::WorkerPoolConfig::new(worker),
+                queue_metrics,
+            )
+            .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?,
+        )
+    } else {
+        tracing::warn!("queue worker is off: asynchronous calls are accepted and kept, not run");
+        None
+    };
+    let queue_registry = Arc::new(queue_registry);
+    let router = gateway
         .router()
-        .into_make_service_with_connect_info::<SocketAddr>();
+        .merge(async_api.router(config.auth.then_some(&BasicCredentials {
+            user: credentials.user.clone(),
+            password: credentials.password.clone(),
+        })));
+    let _ = &queue_registry;
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let mut stopped = stop_rx.clone();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         let _ = stopped.wait_for(|stop| *stop).await;
@@ -126,9 +178,38 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(workers) = workers {
+        workers.shutdown(Duration::from_secs(5)).await;
+    }
     provider.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn open_queue(
+    config: &Config,
+    metrics: faas_queue::QueueMetrics,
+) -> anyhow::Result<Arc<dyn faas_queue::Queue>> {
+    let inner: Arc<dyn faas_queue::Queue> = match &config.queue {
+        QueueChoice::Embedded => Arc::new(
+            faas_queue::EmbeddedQueue::open(faas_queue::EmbeddedConfig::new(
+                config.data_dir.join("queue"),
+            ))
+            .await
+            .context("cannot open the embedded queue")?,
+        ),
+        #[cfg(feature = "nats")]
+        QueueChoice::Nats(url) => Arc::new(
+            faas_queue::NatsQueue::connect(faas_queue::NatsConfig::new(url.clone()))
+                .await
+                .with_context(|| format!("cannot connect to NATS at {url}"))?,
+        ),
+        #[cfg(not(feature = "nats"))]
+        QueueChoice::Nats(_) => anyhow::bail!(
+            "this faasd was built without NATS support: rebuild with `--features nats`"
+        ),
+    };
+    Ok(Arc::new(faas_queue::MeteredQueue::new(inner, metrics)))
 }
 
 async fn shutdown_signal() {

@@ -5,6 +5,7 @@
 //! one. `null` means absent and unknown fields are ignored (the types in `faas-types` decode
 //! that way).
 
+pub mod alert;
 pub mod info;
 pub mod logs;
 pub mod namespaces;

@@ -89,7 +89,10 @@ pub(crate) async fn update(
     JsonBody(deployment): JsonBody<FunctionDeployment>,
 ) -> GatewayResult<StatusCode> {
     let deployment = prepare(deployment)?;
+    let namespace = deployment.namespace.clone().unwrap_or_default();
+    let name = deployment.service.clone();
     state.provider.update(deployment).await?;
+    state.function_changed(&namespace, &name);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -105,7 +108,7 @@ pub(crate) async fn delete(
         .provider
         .delete(namespace, &request.function_name)
         .await?;
-    state.invocations.forget(namespace, &request.function_name);
+    state.function_deleted(namespace, &request.function_name);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -130,9 +133,11 @@ pub(crate) async fn scale(
         request.namespace = Some(namespace_from_query(&uri)?);
     }
     request.validate(MAX_SCALE_REPLICAS)?;
+    let namespace = request.namespace_or_default();
     state
         .provider
-        .scale(request.namespace_or_default(), &name, request.replicas)
+        .scale(namespace, &name, request.replicas)
         .await?;
+    state.function_changed(namespace, &name);
     Ok(StatusCode::ACCEPTED)
 }

@@ -51,6 +51,12 @@ pub struct FakeProvider {
     live_logs: broadcast::Sender<LogMessage>,
     /// Calls to `endpoints()` so far.
     pub endpoint_lookups: AtomicUsize,
+    /// Calls to `scale()` so far.
+    pub scale_calls: AtomicUsize,
+    /// Functions whose replicas "start" when scaled above zero: ready at this address after
+    /// this delay. Scaling them to zero removes their endpoints.
+    starts: Mutex<HashMap<Key, (SocketAddr, Duration)>>,
+    me: Mutex<std::sync::Weak<FakeProvider>>,
 }
 
 impl Default for FakeProvider {
@@ -67,13 +73,18 @@ impl Default for FakeProvider {
             state: Mutex::new(state),
             live_logs: broadcast::channel(64).0,
             endpoint_lookups: AtomicUsize::new(0),
+            scale_calls: AtomicUsize::new(0),
+            starts: Mutex::new(HashMap::new()),
+            me: Mutex::new(std::sync::Weak::new()),
         }
     }
 }
 
 impl FakeProvider {
     pub fn new() -> Arc<FakeProvider> {
-        Arc::new(FakeProvider::default())
+        let provider = Arc::new(FakeProvider::default());
+        *provider.me.lock().unwrap() = Arc::downgrade(&provider);
+        provider
     }
 
     /// Deploys `name` in the default namespace with `replicas` desired replicas.
@@ -115,6 +126,35 @@ impl FakeProvider {
             .unwrap()
             .endpoints
             .insert(key(namespace, name), endpoints);
+    }
+
+    /// Scaling `name` (default namespace) above zero makes `address` ready after `delay`.
+    pub fn start_on_scale(&self, name: &str, address: SocketAddr, delay: Duration) {
+        self.starts
+            .lock()
+            .unwrap()
+            .insert(key(DEFAULT_NAMESPACE, name), (address, delay));
+    }
+
+    /// Sets a function's labels (default namespace).
+    pub fn set_labels(&self, name: &str, labels: &[(&str, &str)]) {
+        let mut state = self.state.lock().unwrap();
+        let status = state
+            .functions
+            .get_mut(&key(DEFAULT_NAMESPACE, name))
+            .expect("function exists");
+        status.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+    }
+
+    /// Desired replicas of a function in the default namespace.
+    pub fn replicas(&self, name: &str) -> u64 {
+        self.function(DEFAULT_NAMESPACE, name)
+            .map_or(0, |status| status.replicas)
     }
 
     pub fn function(&self, namespace: &str, name: &str) -> Option<FunctionStatus> {
@@ -215,7 +255,11 @@ impl Provider for FakeProvider {
             .functions
             .iter()
             .filter(|((ns, _), _)| ns == namespace)
-            .map(|(_, status)| status.clone())
+            .map(|(k, status)| {
+                let mut status = status.clone();
+                status.available_replicas = state.endpoints.get(k).map_or(0, |e| e.len() as u64);
+                status
+            })
             .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(list)
@@ -233,6 +277,7 @@ impl Provider for FakeProvider {
     }
 
     async fn scale(&self, namespace: &str, name: &str, replicas: u64) -> Result<(), ProviderError> {
+        self.scale_calls.fetch_add(1, Ordering::Relaxed);
         let mut state = self.state.lock().unwrap();
         Self::exists(&state, namespace, name)?;
         state
@@ -240,6 +285,25 @@ impl Provider for FakeProvider {
             .get_mut(&key(namespace, name))
             .unwrap()
             .replicas = replicas;
+        let start = self
+            .starts
+            .lock()
+            .unwrap()
+            .get(&key(namespace, name))
+            .copied();
+        if let Some((address, delay)) = start {
+            if replicas == 0 {
+                state.endpoints.remove(&key(namespace, name));
+            } else if !state.endpoints.contains_key(&key(namespace, name)) {
+                let (namespace, name) = (namespace.to_owned(), name.to_owned());
+                if let Some(me) = self.me.lock().unwrap().upgrade() {
+                    tokio::spawn(async move {
+                        tokio::time::sleep(delay).await;
+                        me.set_endpoints_in(&namespace, &name, &[address]);
+                    });
+                }
+            }
+        }
         Ok(())
     }
 
@@ -452,6 +516,7 @@ pub fn config() -> GatewayConfig {
             sha: "abc123".to_owned(),
             release: "0.1.0".to_owned(),
         },
+        ..GatewayConfig::default()
     }
 }
 

@@ -354,3 +354,155 @@ pub fn package(files: &[(&str, &str, u32)], env: Value) -> Vec<u8> {
         .and_then(|gz| gz.finish())
         .expect("finish package")
 }
+
+impl Faasd {
+    /// The gateway's `/metrics` text.
+    pub async fn metrics_text(&self) -> String {
+        let response = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics");
+        assert_eq!(response.status(), 200, "GET /metrics");
+        response.text().await.expect("metrics text")
+    }
+
+    /// The value of the sample that starts with `series` (name and labels exactly as
+    /// exposed), or `None` when absent.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        metric_value(&self.metrics_text().await, series)
+    }
+
+    /// `POST /system/scale-function/{name}`.
+    pub async fn scale(&self, name: &str, replicas: u64) {
+        let response = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/system/scale-function/{name}"),
+            )
+            .json(&json!({"serviceName": name, "replicas": replicas}))
+            .send()
+            .await
+            .expect("scale");
+        assert_eq!(response.status(), 202, "scale {name} to {replicas}");
+    }
+
+    /// (`replicas`, `availableReplicas`) of a function.
+    pub async fn replicas(&self, name: &str) -> (u64, u64) {
+        let status = self.status(name).await.expect("function status");
+        (
+            status["replicas"].as_u64().unwrap_or(0),
+            status["availableReplicas"].as_u64().unwrap_or(0),
+        )
+    }
+
+    /// Waits up to `limit` until `check` holds for the function's (replicas, available);
+    /// returns how long it took.
+    pub async fn wait_for_replicas(
+        &self,
+        name: &str,
+        limit: Duration,
+        what: &str,
+        check: impl Fn(u64, u64) -> bool,
+    ) -> Duration {
+        let started = Instant::now();
+        loop {
+            let (replicas, available) = self.replicas(name).await;
+            if check(replicas, available) {
+                return started.elapsed();
+            }
+            if started.elapsed() > limit {
+                panic!(
+                    "{name}: {what} not reached within {limit:?} (replicas {replicas}, available {available})\n{}",
+                    self.logs()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The value of the first exposition line that starts with `series` followed by a space.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
+}
+
+/// A real Prometheus (scripts/prometheus.sh) scraping one faasd every second; stopped on drop.
+pub struct Prometheus {
+    pub url: String,
+    dir: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+fn prometheus_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/prometheus.sh")
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `127.0.0.1:{port}/metrics`. Panics with the script's
+    /// message when Prometheus cannot be installed or started: such a test must fail.
+    pub fn start(port: u16) -> Prometheus {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = Command::new("bash")
+            .arg(prometheus_script())
+            .arg("start")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(dir.path())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run scripts/prometheus.sh");
+        if !output.status.success() {
+            panic!(
+                "PROMETHEUS IS NOT AVAILABLE: scripts/prometheus.sh start failed ({}):\n{}\n\
+                 install it with `apt-get install prometheus` (scripts/test.sh does)",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let url = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "odd URL {url:?}");
+        Prometheus {
+            url,
+            dir,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
+        }
+    }
+
+    /// The instant query's result vector (`data.result`).
+    pub async fn query(&self, promql: &str) -> Vec<Value> {
+        let response = self
+            .client
+            .get(format!("{}/api/v1/query", self.url))
+            .query(&[("query", promql)])
+            .send()
+            .await
+            .expect("query prometheus");
+        let body: Value = response.json().await.expect("prometheus JSON");
+        assert_eq!(body["status"], "success", "{body}");
+        body["data"]["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(prometheus_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
+    }
+}

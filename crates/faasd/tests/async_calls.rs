@@ -1,0 +1,285 @@
+//! Asynchronous calls through a real faasd: accepted with 202, run by the worker, results
+//! posted to a real callback receiver; retries, dead letters and replay; no call lost when
+//! faasd is killed with calls queued and in flight.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::Router;
+use common::Faasd;
+use reqwest::Method;
+
+/// One callback as received.
+#[derive(Debug, Clone)]
+struct Callback {
+    headers: HashMap<String, String>,
+    body: String,
+}
+
+/// A callback receiver on 127.0.0.1.
+struct Receiver {
+    address: SocketAddr,
+    received: Arc<Mutex<Vec<Callback>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let received: Arc<Mutex<Vec<Callback>>> = Arc::default();
+        let sink = received.clone();
+        let app = Router::new().route(
+            "/cb",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let sink = sink.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())
+                        })
+                        .collect();
+                    let body = String::from_utf8_lossy(&body).to_string();
+                    sink.lock().unwrap().push(Callback { headers, body });
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { address, received }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/cb", self.address)
+    }
+
+    fn all(&self) -> Vec<Callback> {
+        self.received.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Callback> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let all = self.all();
+            if all.len() >= count {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("only {} of {count} callbacks arrived", self.all().len());
+    }
+}
+
+async fn async_call(faasd: &Faasd, name: &str, body: &str, callback: &str) -> reqwest::Response {
+    faasd
+        .client
+        .post(faasd.url(&format!("/async-function/{name}")))
+        .header("X-Callback-Url", callback)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_async_call_is_accepted_run_and_its_result_posted_back() {
+    let receiver = Receiver::start().await;
+    let faasd = Faasd::start();
+    faasd.deploy_host("upper", "tr a-z A-Z").await;
+
+    let response = faasd
+        .client
+        .put(faasd.url("/async-function/upper/sub?x=1"))
+        .header("X-Callback-Url", receiver.url())
+        .header("X-Call-Id", "my-own-id")
+        .body("shout")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.headers()["x-call-id"], "my-own-id");
+
+    let callbacks = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let callback = &callbacks[0];
+    assert_eq!(callback.body, "SHOUT");
+    assert_eq!(callback.headers["x-call-id"], "my-own-id");
+    assert_eq!(callback.headers["x-function-status"], "200");
+    assert_eq!(callback.headers["x-function-name"], "upper");
+    assert!(callback.headers.contains_key("x-duration-seconds"));
+    assert!(callback.headers.contains_key("x-start-time"));
+}
+
+#[tokio::test]
+async fn unknown_functions_and_bad_callback_urls_are_refused() {
+    let faasd = Faasd::start();
+    faasd.deploy_host("echo", "cat").await;
+    let unknown = async_call(&faasd, "ghost", "x", "http://127.0.0.1:9/cb").await;
+    assert_eq!(unknown.status(), 404);
+    for bad in ["not a url", "ftp://127.0.0.1/x", "http://"] {
+        let response = async_call(&faasd, "echo", "x", bad).await;
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    // Without a callback the call is still accepted and run.
+    let response = faasd
+        .client
+        .post(faasd.url("/async-function/echo"))
+        .body("fire and forget")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(response.headers().contains_key("x-call-id"));
+}
+
+#[tokio::test]
+async fn failing_calls_are_retried_then_dead_lettered_and_can_be_replayed() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let faasd = Faasd::start_on(
+        &data,
+        &[
+            ("FAASD_QUEUE_RETRY_ATTEMPTS", "3"),
+            ("FAASD_QUEUE_RETRY_MIN_WAIT", "100ms"),
+            ("FAASD_QUEUE_RETRY_MAX_WAIT", "200ms"),
+        ],
+    );
+    // Fails until a marker file exists.
+    let marker = dir.path().join("healed");
+    let script = format!(
+        "sh -c 'test -e {} && cat || {{ echo broken; exit 1; }}'",
+        marker.display()
+    );
+    faasd.deploy_host("flaky", &script).await;
+
+    let response = async_call(&faasd, "flaky", "payload", &receiver.url()).await;
+    assert_eq!(response.status(), 202);
+    let id = response.headers()["x-call-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let callbacks = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(callbacks[0].headers["x-function-status"], "500");
+    assert_eq!(callbacks[0].headers["x-call-id"], id);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let dead = loop {
+        let dead: serde_json::Value = faasd
+            .api(Method::GET, "/system/queue/dead-letters")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if dead.as_array().is_some_and(|a| !a.is_empty()) || Instant::now() > deadline {
+            break dead;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let list = dead.as_array().expect("dead letters");
+    assert_eq!(list.len(), 1, "{dead}");
+    assert_eq!(list[0]["call"]["id"], id.as_str());
+    assert!(faasd.logs().len() < 10_000_000);
+
+    std::fs::write(&marker, "").unwrap();
+    let replayed = faasd
+        .api(
+            Method::POST,
+            &format!("/system/queue/dead-letters/{id}/replay"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 202);
+    let callbacks = receiver.wait_for(2, Duration::from_secs(20)).await;
+    let last = callbacks.last().unwrap();
+    assert_eq!(last.headers["x-function-status"], "200");
+    assert_eq!(last.body, "payload");
+    let dead: serde_json::Value = faasd
+        .api(Method::GET, "/system/queue/dead-letters")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dead.as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn kill_9_with_calls_queued_and_in_flight_loses_none() {
+    let receiver = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env = [("FAASD_QUEUE_MAX_INFLIGHT", "50")];
+    let mut faasd = Faasd::start_on(&data, &env);
+    faasd.deploy_host("slow", "sh -c 'sleep 0.3; cat'").await;
+    faasd.scale("slow", 4).await;
+    faasd.wait_replicas("slow", 4).await;
+
+    let total = 1000;
+    let mut ids = Vec::with_capacity(total);
+    let client = faasd.client.clone();
+    let url = faasd.url("/async-function/slow");
+    let calls: Vec<_> = (0..total)
+        .map(|i| {
+            let client = client.clone();
+            let url = url.clone();
+            let callback = receiver.url();
+            tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .header("X-Callback-Url", callback)
+                    .body(format!("call {i}"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 202);
+                response.headers()["x-call-id"]
+                    .to_str()
+                    .unwrap()
+                    .to_string()
+            })
+        })
+        .collect();
+    for call in calls {
+        ids.push(call.await.unwrap());
+    }
+    // Let the worker take some in flight, then crash.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = receiver.all().len();
+    faasd.kill9();
+    assert!(before < total, "everything finished before the crash");
+
+    let faasd = Faasd::start_on(&data, &env);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let seen: std::collections::HashSet<String> = receiver
+            .all()
+            .iter()
+            .filter_map(|c| c.headers.get("x-call-id").cloned())
+            .collect();
+        let missing = ids.iter().filter(|id| !seen.contains(*id)).count();
+        if missing == 0 {
+            let duplicates = receiver.all().len() - seen.len();
+            println!(
+                "all {total} calls delivered after kill -9 ({before} before the crash, {duplicates} duplicate callbacks)"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {total} calls lost after kill -9\n{}",
+            faasd.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
