@@ -3,7 +3,8 @@
 //! find the function's entry ([`crate::functions`]; the provider is asked only the first time)
 //! -> pick a ready replica from its cached set ([`crate::balancer`]: least in-flight; the set
 //! is refreshed from the provider every `endpoint_cache_ttl`) -> when none is ready, hold the
-//! call: scale from zero, or wait for a starting replica ([`ensure_ready`]) -> rewrite headers
+//! call: scale from zero, or wait for a starting replica (`ensure_ready`, also
+//! [`Gateway::ensure_ready`](crate::Gateway::ensure_ready)) -> rewrite headers
 //! (hop-by-hop out; `X-Call-Id`, `X-Start-Time`, `X-Forwarded-For`, `X-Forwarded-Host` in) ->
 //! forward over a pooled keep-alive client with both bodies streamed -> record the call with
 //! its final status. Nothing is buffered, so server-sent events and NDJSON flow through as the
@@ -339,7 +340,15 @@ pub(crate) async fn ensure_ready(
     let (policy, _) = ScalingPolicy::parse(status.labels.as_ref());
     let replicas = policy.min.max(1);
     let scaled_at = Instant::now();
-    state.provider.scale(namespace, name, replicas).await?;
+    if let Err(err) = state.provider.scale(namespace, name, replicas).await {
+        // The caller asked for a call, not a scale: whatever the provider said, it is 503.
+        return Err(match err {
+            ProviderError::NotFound(_) => not_found(namespace, name, err),
+            err => {
+                GatewayError::NoEndpoints(format!("{name} (cannot scale it up from zero: {err})"))
+            }
+        });
+    }
     tracing::info!(
         function = %format_args!("{name}.{namespace}"),
         replicas,
@@ -391,7 +400,11 @@ async fn wait_for_endpoints(
 }
 
 /// `http://{authority}{path or /}[?{query}]`.
-fn upstream_uri(authority: &Authority, path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
+fn upstream_uri(
+    authority: &Authority,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Uri, GatewayError> {
     let path = if path.is_empty() { "/" } else { path };
     let path_and_query = match query {
         None => PathAndQuery::from_str(path),

@@ -81,6 +81,25 @@ async fn scale_from_zero_honours_min() {
 }
 
 #[tokio::test]
+async fn a_function_the_provider_cannot_scale_up_is_503() {
+    let server = server_with(config()).await;
+    server.provider.add_function("big", 0);
+    server
+        .provider
+        .set_labels("big", &[("com.openfaas.scale.min", "5")]);
+    server.provider.max_replicas.store(3, Ordering::Relaxed);
+    let answer = server
+        .call(Method::GET, "/function/big")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let text = answer.text().await.unwrap();
+    assert!(text.contains("cannot scale it up from zero"), "{text}");
+    assert!(text.contains("at most 3"), "{text}");
+}
+
+#[tokio::test]
 async fn ensure_ready_starts_a_function_for_other_callers() {
     let upstream = Upstream::start("a").await;
     let server = server_with(config()).await;

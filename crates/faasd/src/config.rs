@@ -320,6 +320,26 @@ mod tests {
     }
 
     #[test]
+    fn metrics_and_autoscaling_settings() {
+        let config = Config::resolve(args(&[])).unwrap();
+        assert!(config.metrics);
+        assert_eq!(config.cold_start_timeout, Duration::from_secs(30));
+        assert_eq!(config.autoscale_interval, Duration::from_secs(1));
+        let config = Config::resolve(args(&[
+            "--metrics",
+            "false",
+            "--cold-start-timeout",
+            "5s",
+            "--autoscale-interval",
+            "0s",
+        ]))
+        .unwrap();
+        assert!(!config.metrics);
+        assert_eq!(config.cold_start_timeout, Duration::from_secs(5));
+        assert!(config.autoscale_interval.is_zero());
+    }
+
+    #[test]
     fn errors_name_the_setting() {
         let err = Config::resolve(args(&["--ready-wait", "soon"])).unwrap_err();
         assert!(err.to_string().contains("ready_wait"));

@@ -159,7 +159,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             user: credentials.user.clone(),
             password: credentials.password.clone(),
         })));
-    let _ = &queue_registry;
+    // The queue's series appear on the gateway's /metrics, after its own.
+    gateway.expose_metrics(queue_registry);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();

@@ -82,6 +82,19 @@ async fn metrics_text_has_openfaas_names_and_can_be_turned_off() {
             "{series} in\n{text}"
         );
     }
+    // The async queue's series come after the gateway's, in one exposition.
+    let accepted = faasd
+        .client
+        .post(faasd.url("/async-function/echo"))
+        .body("later")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 202);
+    let text = faasd.metrics_text().await;
+    assert!(text.contains("faas_queue_accepted"), "{text}");
+    assert!(text.find("faas_queue_accepted") > text.find("gateway_service_count"));
+    assert_eq!(text.matches("# EOF").count(), 1);
     drop(faasd);
 
     let dir = tempfile::tempdir().unwrap();

@@ -53,6 +53,8 @@ pub struct FakeProvider {
     pub endpoint_lookups: AtomicUsize,
     /// Calls to `scale()` so far.
     pub scale_calls: AtomicUsize,
+    /// `scale()` above this is refused (`Invalid`), as a provider's replica limit.
+    pub max_replicas: std::sync::atomic::AtomicU64,
     /// Functions whose replicas "start" when scaled above zero: ready at this address after
     /// this delay. Scaling them to zero removes their endpoints.
     starts: Mutex<HashMap<Key, (SocketAddr, Duration)>>,
@@ -74,6 +76,7 @@ impl Default for FakeProvider {
             live_logs: broadcast::channel(64).0,
             endpoint_lookups: AtomicUsize::new(0),
             scale_calls: AtomicUsize::new(0),
+            max_replicas: std::sync::atomic::AtomicU64::new(u64::MAX),
             starts: Mutex::new(HashMap::new()),
             me: Mutex::new(std::sync::Weak::new()),
         }
@@ -278,6 +281,12 @@ impl Provider for FakeProvider {
 
     async fn scale(&self, namespace: &str, name: &str, replicas: u64) -> Result<(), ProviderError> {
         self.scale_calls.fetch_add(1, Ordering::Relaxed);
+        let limit = self.max_replicas.load(Ordering::Relaxed);
+        if replicas > limit {
+            return Err(ProviderError::Invalid(format!(
+                "{replicas} replicas requested, at most {limit} are allowed"
+            )));
+        }
         let mut state = self.state.lock().unwrap();
         Self::exists(&state, namespace, name)?;
         state
