@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# The queue's NATS tests start a real nats-server; install it once here rather than from
+# tests running in parallel (apt's lock would make them wait on each other).
+{ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; } || need_apt+=(nats-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need_apt[*]}"
   apt-get update -qq
