@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub fn line(message: std::fmt::Arguments<'_>) {
     use std::fmt::Write as _;
     let mut text = String::with_capacity(96);
-    text.push_str(&timestamp(SystemTime::now()));
+    push_timestamp(&mut text, SystemTime::now());
     text.push(' ');
     let _ = text.write_fmt(message);
     text.push('\n');
@@ -32,6 +32,24 @@ pub fn raw(message: &[u8]) {
 #[macro_export]
 macro_rules! log_line {
     ($($arg:tt)*) => { $crate::log::line(format_args!($($arg)*)) };
+}
+
+/// Appends the timestamp of `at`, formatting it at most once per second per thread.
+fn push_timestamp(out: &mut String, at: SystemTime) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let secs = at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != secs {
+            *last = (secs, timestamp(at));
+        }
+        out.push_str(&last.1);
+    });
 }
 
 /// Formats a time as Go's `log.LstdFlags` does, in UTC.

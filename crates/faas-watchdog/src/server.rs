@@ -314,7 +314,13 @@ async fn call(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Resp
         return response;
     }
 
-    let write_timeout = nonzero(shared.config.write_timeout);
+    // In http mode a positive exec_timeout no longer than write_timeout already bounds the call
+    // and its body (the executor arms it); arming a second timer per call would only cost.
+    let config = &shared.config;
+    let covered = config.mode == Mode::Http
+        && !config.exec_timeout.is_zero()
+        && config.exec_timeout <= config.write_timeout;
+    let write_timeout = nonzero(config.write_timeout).filter(|_| !covered);
     let answered = match write_timeout {
         Some(limit) => tokio::time::timeout(limit, shared.executor.call(request))
             .await
