@@ -469,7 +469,7 @@ impl GatewayClient {
         if response.status() == StatusCode::BAD_REQUEST && image.contains('/') {
             let body = response.text().await.unwrap_or_default();
             return Err(GatewayError::Status {
-                action: format!("{action} (this gateway's package store takes plain `name:tag` images: drop the prefix before `/` from `image:` in the stack file)"),
+                action: format!("{action} (package names are lowercase path components such as `team/hello:tag`; check `image:` in the stack file)"),
                 status: StatusCode::BAD_REQUEST,
                 body: body.trim().to_owned(),
             });

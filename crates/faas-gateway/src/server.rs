@@ -254,7 +254,7 @@ impl Gateway {
             .route("/system/alert", post(alert::alert))
             .route("/system/packages", get(packages::list))
             .route(
-                "/system/packages/{name}",
+                "/system/packages/{*name}",
                 put(packages::upload).post(packages::upload),
             );
         if let Some(credentials) = &self.shared.config.auth {

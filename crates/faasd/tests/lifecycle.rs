@@ -291,3 +291,29 @@ async fn a_hundred_concurrent_callers_all_succeed() {
         call.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_package_under_a_repository_path_deploys() {
+    let faasd = Faasd::start();
+    let archive = package(&[], json!({"fprocess": "tr a-z A-Z"}));
+    let uploaded = faasd
+        .api(Method::PUT, "/system/packages/team/upper:2")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201, "{}", uploaded.text().await.unwrap());
+    let response = faasd
+        .deploy(json!({"service":"upper","image":"team/upper:2"}))
+        .await;
+    assert_eq!(response.status(), 202);
+    faasd.wait_replicas("upper", 1).await;
+    assert_eq!(faasd.invoke("upper", "abc").await, (200, "ABC".to_string()));
+    let traversal = faasd
+        .api(Method::PUT, "/system/packages/team/../../etc:1")
+        .body(b"x".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(traversal.status().is_client_error());
+}

@@ -1,5 +1,5 @@
 //! Function packages (our addition to OpenFaaS's API): `PUT`/`POST /system/packages/{name}`
-//! stores a raw tar.gz body as `name:tag` (tag from `name:tag`, else `?tag=`, else `latest`),
+//! (`name` may be a repository path such as `me/hello`) stores a raw tar.gz body as `name:tag` (tag from `name:tag`, else `?tag=`, else `latest`),
 //! usable as a deployment's `image`; `GET /system/packages` lists them.
 
 use axum::extract::{Path, Request, State};
@@ -55,7 +55,16 @@ fn image_reference(segment: &str, query_tag: Option<&str>) -> GatewayResult<Stri
         Some((name, tag)) => (name, tag),
         None => (segment, query_tag.unwrap_or(DEFAULT_TAG)),
     };
-    validate_function_name(name)?;
+    // A repository path such as `me/hello` (what `faas-cli new --prefix` makes): every
+    // component a DNS label, so no empty, `.` or `..` component can reach the store.
+    for component in name.split('/') {
+        validate_function_name(component)?;
+    }
+    if name.split('/').count() > 8 {
+        return Err(GatewayError::BadRequest(format!(
+            "invalid package name {name:?}: at most 8 path components"
+        )));
+    }
     if !is_valid_tag(tag) {
         return Err(GatewayError::BadRequest(format!(
             "invalid package tag {tag:?}: must be 1 to 128 letters, digits, '_', '.' or '-', \
@@ -88,5 +97,9 @@ mod tests {
         assert!(image_reference("hello:-x", None).is_err());
         assert!(image_reference("../x", None).is_err());
         assert!(image_reference("hello:a/b", None).is_err());
+        assert_eq!(image_reference("me/hello:v1", None).unwrap(), "me/hello:v1");
+        assert!(image_reference("me//hello", None).is_err());
+        assert!(image_reference("me/../hello", None).is_err());
+        assert!(image_reference("/hello", None).is_err());
     }
 }
