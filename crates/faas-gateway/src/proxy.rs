@@ -26,10 +26,7 @@ use bytes::Bytes;
 use faas_provider::ProviderError;
 use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
-use http::header::{
-    HeaderName, ALLOW, CONNECTION, HOST, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
-    TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{HeaderName, ALLOW, HOST};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 use http_body::{Frame, SizeHint};
@@ -55,9 +52,6 @@ pub const X_START_TIME: HeaderName = HeaderName::from_static("x-start-time");
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Host`: the `Host` the caller asked for.
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-
-const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 
 /// First and longest pause between looks for a ready replica.
 const READY_POLL_FIRST: Duration = Duration::from_millis(2);
@@ -495,63 +489,7 @@ impl std::fmt::Write for StackText {
     }
 }
 
-/// Removes the headers that belong to one connection (RFC 9110 section 7.6.1): those that
-/// `Connection` lists, and `Connection`, `Keep-Alive`, `Proxy-*`, `TE`, `Trailer`,
-/// `Transfer-Encoding`, `Upgrade`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Usually there are none: one pass over the names, no lookups.
-    if !headers.keys().any(is_hop_by_hop) {
-        return;
-    }
-    if headers.contains_key(CONNECTION) {
-        let listed: Vec<HeaderName> = headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .collect();
-        for name in listed {
-            headers.remove(name);
-        }
-        headers.remove(CONNECTION);
-    }
-    for name in [
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        PROXY_AUTHENTICATE,
-        PROXY_AUTHORIZATION,
-        TE,
-        TRAILER,
-        TRANSFER_ENCODING,
-        UPGRADE,
-    ] {
-        headers.remove(name);
-    }
-    if headers
-        .keys()
-        .any(|name| name.as_str().starts_with("proxy-"))
-    {
-        let proxy: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| name.as_str().starts_with("proxy-"))
-            .cloned()
-            .collect();
-        for name in proxy {
-            headers.remove(name);
-        }
-    }
-}
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    *name == CONNECTION
-        || *name == KEEP_ALIVE
-        || *name == TE
-        || *name == TRAILER
-        || *name == TRANSFER_ENCODING
-        || *name == UPGRADE
-        || name.as_str().starts_with("proxy-")
-}
+pub use faas_types::hop_by_hop::strip_hop_by_hop;
 
 /// 502 with what went wrong on the way to the replica.
 fn upstream_error(
@@ -660,6 +598,7 @@ impl http_body::Body for GuardedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{CONNECTION, TRANSFER_ENCODING};
 
     #[test]
     fn targets() {

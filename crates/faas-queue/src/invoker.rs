@@ -72,21 +72,12 @@ pub trait Invoker: Send + Sync + 'static {
     async fn invoke(&self, call: &QueuedCall) -> Result<InvokeResponse, InvokeError>;
 }
 
-/// Headers that belong to one connection and are not passed on.
+/// Headers not passed on when a queued call is replayed: the connection's own, and the
+/// framing the new request sets for itself.
 pub(crate) fn is_hop_by_hop(name: &str) -> bool {
-    const HOP: [&str; 10] = [
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    ];
-    HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop))
+    faas_types::hop_by_hop::is_hop_by_hop(name)
+        || name.eq_ignore_ascii_case("host")
+        || name.eq_ignore_ascii_case("content-length")
 }
 
 /// Invokes functions through the gateway's `/function/{name}.{namespace}{path}` proxy, so an

@@ -27,6 +27,7 @@ pub mod duration;
 pub mod error;
 pub mod function;
 mod go_float;
+pub mod hop_by_hop;
 pub mod info;
 pub mod labels;
 pub mod logs;

@@ -21,6 +21,7 @@ use faas_gateway::auth::{require_basic_auth, BasicAuth};
 use faas_gateway::BasicCredentials;
 use faas_provider::{Provider, ProviderError};
 use faas_queue::{validate_callback_url, Queue, QueuedCall};
+use faas_types::hop_by_hop::is_hop_by_hop;
 use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
 use serde::Deserialize;
@@ -77,19 +78,6 @@ impl KnownFunctions {
         );
     }
 }
-
-/// Headers that describe one hop, not the call: not stored with it.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
 
 impl AsyncApi {
     /// The routes: `/async-function/*` open like `/function/*`, `/system/queue/*` behind basic
@@ -221,7 +209,7 @@ async fn enqueue(State(api): State<AsyncApi>, request: Request) -> Response {
 fn stored_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter(|(name, _)| !HOP_BY_HOP.contains(&name.as_str()) && name.as_str() != "host")
+        .filter(|(name, _)| !is_hop_by_hop(name.as_str()) && name.as_str() != "host")
         .filter_map(|(name, value)| {
             value
                 .to_str()
