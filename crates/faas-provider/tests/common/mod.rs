@@ -247,19 +247,8 @@ pub async fn eventually(what: &str, limit: Duration, mut check: impl FnMut() -> 
     }
 }
 
-/// Whether a process is alive (and not a zombie).
-pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .unwrap_or("");
-            state != "Z" && state != "X"
-        }
-        Err(_) => false,
-    }
-}
+#[allow(unused_imports)]
+pub use faas_testkit::process_alive;
 
 pub fn sigkill(pid: u32) {
     let _ = nix::sys::signal::kill(

@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,11 +11,8 @@ use tempfile::TempDir;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_fwatchdog");
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
+#[allow(unused_imports)]
+pub use faas_testkit::free_port;
 
 /// The directory with test fixtures (small programs the tests run as functions).
 pub fn fixtures() -> PathBuf {
@@ -151,38 +147,17 @@ fn nix_kill(pid: u32, signal: &str) -> std::io::Result<()> {
         .map(|_| ())
 }
 
-/// Whether a process is alive (and not a zombie).
-pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            let state = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .unwrap_or("");
-            state != "Z" && state != "X"
-        }
-        Err(_) => false,
-    }
-}
+#[allow(unused_imports)]
+pub use faas_testkit::process_alive;
 
 /// A blocking GET of `/_/health`, returning the status.
 pub fn health_status(port: u16) -> Option<u16> {
     raw_get(port, "/_/health")
 }
 
-/// A minimal blocking HTTP GET with no client library, for polling.
+/// A blocking GET returning the status.
 pub fn raw_get(port: u16, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    faas_testkit::raw_get_status(port, path)
 }
 
 /// The byte at position `i` of the test pattern, so that large bodies can be checked as they

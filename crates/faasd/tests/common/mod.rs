@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,12 +11,8 @@ use serde_json::{json, Value};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_faasd");
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+#[allow(unused_imports)]
+pub use faas_testkit::free_port;
 
 /// The fwatchdog binary beside faasd, built once if missing.
 pub fn watchdog_binary() -> PathBuf {
@@ -320,17 +315,7 @@ pub fn replicas_of_data_dir(data: &Path) -> Vec<u32> {
 
 /// A blocking GET returning the status code.
 pub fn raw_status(port: u16, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    faas_testkit::raw_get_status(port, path)
 }
 
 /// A tar.gz function package: `files` at its root plus a `faas-package.json` with `env`.
