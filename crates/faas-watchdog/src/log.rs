@@ -1,31 +1,56 @@
 //! Log lines in the format of Go's standard `log` package (`2006/01/02 15:04:05 message`),
 //! which OpenFaaS's watchdogs write and log-based tooling parses.
 //!
-//! Each line is formatted into one buffer and written with a single `write` call (a line per
-//! call in classic and http modes makes this the hot path), rather than through a tracing
-//! subscriber, which would add size and work the watchdog does not need.
+//! A line per call in classic and http modes makes logging the hot path, so lines are not
+//! written one `write(2)` each: they are appended to one in-memory buffer, and a small flusher
+//! thread writes the buffer to stderr at most [`FLUSH_DELAY`] after its first line, in one
+//! call. Lines keep their order; a buffer past [`FLUSH_NOW_BYTES`] is written at once by the
+//! caller (so a slow reader slows the watchdog rather than growing its memory); [`flush`]
+//! writes what is pending before the process exits. Under load this turns thousands of writes
+//! a second (and as many wake-ups of whoever reads the log) into a hundred at most.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, Once};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Writes one timestamped line to stderr.
+/// Longest a line waits in the buffer before it is written.
+pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
+
+/// A buffer this large is written by the caller without waiting for the flusher.
+pub const FLUSH_NOW_BYTES: usize = 256 * 1024;
+
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static WAKE: Condvar = Condvar::new();
+static FLUSHER: Once = Once::new();
+/// Set when the flusher thread could not start: every line is then written as it comes.
+static UNBUFFERED: AtomicBool = AtomicBool::new(false);
+
+/// Appends one timestamped line.
 pub fn line(message: std::fmt::Arguments<'_>) {
-    use std::fmt::Write as _;
-    let mut text = String::with_capacity(96);
-    push_timestamp(&mut text, SystemTime::now());
-    text.push(' ');
-    let _ = text.write_fmt(message);
-    text.push('\n');
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    let mut pending = lock();
+    let was_empty = pending.is_empty();
+    push_timestamp(&mut pending, SystemTime::now());
+    pending.push(b' ');
+    let _ = pending.write_fmt(message);
+    pending.push(b'\n');
+    queued(pending, was_empty);
 }
 
-/// Writes one line as it is, with no timestamp (used for relayed function output when
+/// Appends one line as it is, with no timestamp (used for relayed function output when
 /// `prefix_logs=false`).
 pub fn raw(message: &[u8]) {
-    let mut text = Vec::with_capacity(message.len() + 1);
-    text.extend_from_slice(message);
-    text.push(b'\n');
-    let _ = std::io::stderr().write_all(&text);
+    let mut pending = lock();
+    let was_empty = pending.is_empty();
+    pending.extend_from_slice(message);
+    pending.push(b'\n');
+    queued(pending, was_empty);
+}
+
+/// Writes every pending line now; call before the process exits.
+pub fn flush() {
+    let mut pending = lock();
+    write_out(&mut pending);
 }
 
 /// Logs a formatted line with a timestamp.
@@ -34,8 +59,66 @@ macro_rules! log_line {
     ($($arg:tt)*) => { $crate::log::line(format_args!($($arg)*)) };
 }
 
+fn lock() -> MutexGuard<'static, Vec<u8>> {
+    // A panic while holding the lock leaves only log bytes behind: keep using them.
+    PENDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn queued(mut pending: MutexGuard<'static, Vec<u8>>, was_empty: bool) {
+    if pending.len() >= FLUSH_NOW_BYTES || UNBUFFERED.load(Ordering::Relaxed) {
+        write_out(&mut pending);
+        return;
+    }
+    drop(pending);
+    if was_empty {
+        start_flusher();
+        WAKE.notify_one();
+    }
+}
+
+fn write_out(pending: &mut Vec<u8>) {
+    if !pending.is_empty() {
+        let _ = std::io::stderr().write_all(pending);
+        pending.clear();
+    }
+}
+
+fn start_flusher() {
+    FLUSHER.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("log-flush".into())
+            .stack_size(64 * 1024)
+            .spawn(flusher);
+        if spawned.is_err() {
+            UNBUFFERED.store(true, Ordering::Relaxed);
+            flush();
+        }
+    });
+}
+
+fn flusher() {
+    let mut spare = Vec::new();
+    loop {
+        {
+            let mut pending = lock();
+            while pending.is_empty() {
+                pending = WAKE
+                    .wait(pending)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+        std::thread::sleep(FLUSH_DELAY);
+        std::mem::swap(&mut *lock(), &mut spare);
+        write_out(&mut spare);
+        // Keep a buffer's worth of capacity, not the largest burst ever seen.
+        spare.shrink_to(64 * 1024);
+    }
+}
+
 /// Appends the timestamp of `at`, formatting it at most once per second per thread.
-fn push_timestamp(out: &mut String, at: SystemTime) {
+fn push_timestamp(out: &mut Vec<u8>, at: SystemTime) {
     thread_local! {
         static LAST: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
@@ -48,7 +131,7 @@ fn push_timestamp(out: &mut String, at: SystemTime) {
         if last.0 != secs {
             *last = (secs, timestamp(at));
         }
-        out.push_str(&last.1);
+        out.extend_from_slice(last.1.as_bytes());
     });
 }
 

@@ -66,6 +66,7 @@ fn main() -> ExitCode {
         let watchdog = Watchdog::bind(config).await?;
         watchdog.serve(shutdown_signal(die_with_parent)).await
     });
+    faas_watchdog::log::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

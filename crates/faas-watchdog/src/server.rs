@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::body::{self, GuardedBody, ResponseBody};
 use crate::config::{Config, Mode};
+use crate::executor::http::UpstreamSlot;
 use crate::executor::Executor;
 use crate::log_line;
 use crate::metrics::Metrics;
@@ -163,9 +164,11 @@ impl Watchdog {
                     };
                     let _ = stream.set_nodelay(true);
                     let shared = shared.clone();
+                    let slot = Arc::new(UpstreamSlot::default());
                     let service = service_fn(move |request| {
                         let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(route(&shared, request).await) }
+                        let slot = slot.clone();
+                        async move { Ok::<_, Infallible>(route(&shared, &slot, request).await) }
                     });
                     let connection = http.serve_connection(TokioIo::new(stream), service);
                     let connection = graceful.watch(connection);
@@ -209,6 +212,7 @@ impl Watchdog {
         }
         shared.executor.stop(Duration::from_secs(2)).await;
         log_line!("Exiting.");
+        crate::log::flush();
         Ok(())
     }
 }
@@ -230,11 +234,15 @@ fn mark_ready(config: &Config) -> Result<(), ServeError> {
     })
 }
 
-async fn route(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<ResponseBody> {
+async fn route(
+    shared: &Arc<Shared>,
+    slot: &UpstreamSlot,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     match request.uri().path() {
         "/_/health" => health(shared, request.method()),
         "/_/ready" => ready(shared, request.method()).await,
-        _ => call(shared, request).await,
+        _ => call(shared, slot, request).await,
     }
 }
 
@@ -282,7 +290,11 @@ impl Drop for InFlight {
     }
 }
 
-async fn call(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<ResponseBody> {
+async fn call(
+    shared: &Arc<Shared>,
+    slot: &UpstreamSlot,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
     let method = request.method().clone();
     let started = Instant::now();
     if shared.config.mode == Mode::Classic
@@ -300,10 +312,10 @@ async fn call(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Resp
 
     let previous = shared.in_flight.fetch_add(1, Ordering::SeqCst);
     shared.metrics.call_started();
-    let slot = InFlight(shared.clone());
+    let in_flight = InFlight(shared.clone());
     let limit = shared.config.max_inflight;
     if limit > 0 && previous >= limit {
-        drop(slot);
+        drop(in_flight);
         let response = body::text(
             StatusCode::TOO_MANY_REQUESTS,
             format!("Concurrent request limit exceeded. Max concurrent requests: {limit}\n"),
@@ -322,10 +334,10 @@ async fn call(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Resp
         && config.exec_timeout <= config.write_timeout;
     let write_timeout = nonzero(config.write_timeout).filter(|_| !covered);
     let answered = match write_timeout {
-        Some(limit) => tokio::time::timeout(limit, shared.executor.call(request))
+        Some(limit) => tokio::time::timeout(limit, shared.executor.call(request, slot))
             .await
             .ok(),
-        None => Some(shared.executor.call(request).await),
+        None => Some(shared.executor.call(request, slot).await),
     };
     let response = match answered {
         Some(response) => response,
@@ -349,7 +361,7 @@ async fn call(shared: &Arc<Shared>, request: Request<Incoming>) -> Response<Resp
         .observe(&method, response.status(), started.elapsed());
     let remaining = write_timeout.map(|t| t.saturating_sub(started.elapsed()));
     let (parts, inner) = response.into_parts();
-    Response::from_parts(parts, GuardedBody::wrap(inner, remaining, slot))
+    Response::from_parts(parts, GuardedBody::wrap(inner, remaining, in_flight))
 }
 
 async fn serve_metrics(listener: TcpListener, metrics: Metrics) {

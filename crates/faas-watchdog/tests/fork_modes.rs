@@ -28,9 +28,8 @@ async fn classic_passes_body_headers_path_and_query() {
         response.text().await.unwrap(),
         "POST|/some/path|a=1&b=two|custom value|text/plain|the body"
     );
-    let logs = watchdog.logs();
+    let logs = watchdog.wait_for_log("Wrote 58 Bytes - Duration: ");
     assert!(logs.contains("Forking fprocess."), "{logs}");
-    assert!(logs.contains("Wrote 58 Bytes - Duration: "), "{logs}");
 }
 
 #[tokio::test]
@@ -116,11 +115,7 @@ async fn combine_output_puts_stderr_in_the_response_only_in_classic_mode() {
         .await
         .unwrap();
     assert_eq!(text, "out\n");
-    assert!(
-        separate.logs().contains("stderr: err"),
-        "{}",
-        separate.logs()
-    );
+    separate.wait_for_log("stderr: err");
 
     let serializing = Watchdog::start(&[("fprocess", script), ("mode", "serializing")]);
     let text = client()
@@ -132,7 +127,7 @@ async fn combine_output_puts_stderr_in_the_response_only_in_classic_mode() {
         .await
         .unwrap();
     assert_eq!(text, "out\n");
-    assert!(serializing.logs().contains("stderr: err"));
+    serializing.wait_for_log("stderr: err");
 }
 
 #[tokio::test]

@@ -57,11 +57,7 @@ async fn proxies_method_path_query_headers_and_body() {
         headers.to_lowercase().contains("x-custom: yes"),
         "{headers}"
     );
-    let logs = watchdog.logs();
-    assert!(
-        logs.contains("PUT /some/where - 200 OK - ContentLength: 7B"),
-        "{logs}"
-    );
+    watchdog.wait_for_log("PUT /some/where - 200 OK - ContentLength: 7B");
 }
 
 #[tokio::test]
@@ -161,9 +157,7 @@ async fn a_dead_upstream_is_restarted() {
         "upstream never came back: {}",
         watchdog.logs()
     );
-    assert!(watchdog
-        .logs()
-        .contains("Forked function has terminated: signal: killed"));
+    watchdog.wait_for_log("Forked function has terminated: signal: killed");
 }
 
 #[tokio::test]

@@ -1,19 +1,23 @@
 //! `http` mode: `fprocess` is started once and kept running (restarted with backoff when it
-//! dies); every call is reverse-proxied to `upstream_url` over pooled keep-alive connections,
+//! dies); every call is reverse-proxied to `upstream_url` over keep-alive connections,
 //! streaming both ways unless `buffer_http` asks for the request body to be buffered.
+//!
+//! Each inbound connection owns one upstream connection ([`UpstreamSlot`]), opened on its first
+//! call and reused by the calls after it, as a one-worker nginx pairs them. HTTP/1.1 answers
+//! one call at a time per connection, so the pair never contends, and a call costs no pool
+//! look-up, lock or hand-off between tasks beyond hyper's own.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::header::{CONTENT_LENGTH, HOST};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery};
 use http::{HeaderValue, Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::process::Command;
@@ -24,10 +28,38 @@ use crate::executor::fork::effective_timeout;
 use crate::log_line;
 use crate::process::{describe_exit, LogRelay};
 
+/// An inbound connection's own connection to the upstream: empty until its first call, and
+/// again after the upstream closed it.
+#[derive(Default)]
+pub struct UpstreamSlot(std::sync::Mutex<Option<SendRequest<ResponseBody>>>);
+
+impl UpstreamSlot {
+    fn take(&self) -> Option<SendRequest<ResponseBody>> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+
+    fn put(&self, sender: SendRequest<ResponseBody>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(sender);
+        }
+    }
+}
+
+/// Why a call could not be forwarded.
+#[derive(Debug, thiserror::Error)]
+enum ForwardError {
+    #[error("cannot connect to {address}: {source}")]
+    Connect {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Http(#[from] hyper::Error),
+}
+
 /// Proxies calls to a long-running function process.
 pub struct HttpExecutor {
     config: Arc<Config>,
-    client: Client<HttpConnector, ResponseBody>,
     authority: Authority,
     base_path: String,
     supervisor: Option<Arc<Supervisor>>,
@@ -46,14 +78,6 @@ impl HttpExecutor {
             .unwrap_or_else(|| Authority::from_static("127.0.0.1:5000"));
         let base_path = upstream.path().trim_end_matches('/').to_string();
 
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
-
         let supervisor = (!config.process.is_empty()).then(|| {
             let supervisor = Arc::new(Supervisor {
                 argv: config.process.clone(),
@@ -70,7 +94,6 @@ impl HttpExecutor {
 
         HttpExecutor {
             config,
-            client,
             authority,
             base_path,
             supervisor,
@@ -96,8 +119,12 @@ impl HttpExecutor {
         }
     }
 
-    /// Forwards one call.
-    pub async fn call(&self, request: Request<Incoming>) -> Response<ResponseBody> {
+    /// Forwards one call over the inbound connection's `slot`.
+    pub async fn call(
+        &self,
+        request: Request<Incoming>,
+        slot: &UpstreamSlot,
+    ) -> Response<ResponseBody> {
         let started = Instant::now();
         let timeout = effective_timeout(self.config.exec_timeout, &request);
         let (mut parts, incoming) = request.into_parts();
@@ -146,7 +173,7 @@ impl HttpExecutor {
             incoming.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
         };
 
-        let forwarded = self.client.request(Request::from_parts(parts, outgoing));
+        let forwarded = self.forward(slot, Request::from_parts(parts, outgoing));
         let answered = match timeout {
             Some(limit) => tokio::time::timeout(limit, forwarded).await.ok(),
             None => Some(forwarded.await),
@@ -203,16 +230,66 @@ impl HttpExecutor {
     /// Asks the upstream's `ready_path`; `None` when no ready path is configured.
     pub async fn upstream_ready(&self) -> Option<bool> {
         let path = self.config.ready_path.as_ref()?;
-        let uri = Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(self.authority.clone())
-            .path_and_query(path.as_str())
-            .build()
-            .ok()?;
-        let request = Request::get(uri).body(body::empty()).ok()?;
-        let answer =
-            tokio::time::timeout(Duration::from_secs(5), self.client.request(request)).await;
+        let uri = Uri::builder().path_and_query(path.as_str()).build().ok()?;
+        let mut request = Request::get(uri).body(body::empty()).ok()?;
+        if let Ok(host) = HeaderValue::from_str(self.authority.as_str()) {
+            request.headers_mut().insert(HOST, host);
+        }
+        let probe = async {
+            let mut sender = self.connect().await?;
+            Ok::<_, ForwardError>(sender.send_request(request).await?)
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(5), probe).await;
         Some(matches!(answer, Ok(Ok(r)) if r.status().is_success()))
+    }
+
+    /// Sends `request` over the slot's connection, or a new one when there is none or the
+    /// upstream closed it before the request went out.
+    async fn forward(
+        &self,
+        slot: &UpstreamSlot,
+        mut request: Request<ResponseBody>,
+    ) -> Result<Response<Incoming>, ForwardError> {
+        if let Some(mut sender) = slot.take() {
+            if sender.ready().await.is_ok() {
+                match sender.try_send_request(request).await {
+                    Ok(response) => {
+                        slot.put(sender);
+                        return Ok(response);
+                    }
+                    Err(mut failed) => match failed.take_message() {
+                        // Never written: safe to send again on a fresh connection.
+                        Some(unsent) => request = unsent,
+                        None => return Err(failed.into_error().into()),
+                    },
+                }
+            }
+        }
+        let mut sender = self.connect().await?;
+        let response = sender.send_request(request).await?;
+        slot.put(sender);
+        Ok(response)
+    }
+
+    /// Opens a connection to the upstream; its I/O runs in a task of its own until either side
+    /// drops it.
+    async fn connect(&self) -> Result<SendRequest<ResponseBody>, ForwardError> {
+        let address = self.authority.as_str();
+        let connect_error = |source| ForwardError::Connect {
+            address: address.to_string(),
+            source,
+        };
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(connect_error)?;
+        stream.set_nodelay(true).map_err(connect_error)?;
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
     }
 
     /// Stops the function process: SIGTERM, then SIGKILL after `grace`.
@@ -222,14 +299,18 @@ impl HttpExecutor {
         }
     }
 
+    /// The request target sent upstream, in origin form (`/path?query`), under `upstream_url`'s
+    /// path.
     fn upstream_uri(&self, incoming: &Uri) -> Result<Uri, http::Error> {
+        if self.base_path.is_empty() && incoming.scheme().is_none() {
+            // Already origin form with nothing to prepend: keep it as it is.
+            return Ok(incoming.clone());
+        }
         let path_and_query = incoming
             .path_and_query()
             .map(PathAndQuery::as_str)
             .unwrap_or("/");
         Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(self.authority.clone())
             .path_and_query(format!("{}{}", self.base_path, path_and_query))
             .build()
     }

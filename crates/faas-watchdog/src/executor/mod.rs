@@ -42,10 +42,15 @@ impl Executor {
         }
     }
 
-    pub async fn call(&self, request: Request<Incoming>) -> Response<ResponseBody> {
+    /// Answers one call; `slot` is the inbound connection's upstream connection (http mode).
+    pub async fn call(
+        &self,
+        request: Request<Incoming>,
+        slot: &http::UpstreamSlot,
+    ) -> Response<ResponseBody> {
         match self {
             Executor::Fork(fork) => fork.call(request).await,
-            Executor::Http(proxy) => proxy.call(request).await,
+            Executor::Http(proxy) => proxy.call(request, slot).await,
             Executor::Static(files) => files.call(request).await,
         }
     }

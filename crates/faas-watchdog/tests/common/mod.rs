@@ -77,6 +77,24 @@ impl Watchdog {
         std::fs::read_to_string(self.dir.path().join("watchdog.log")).unwrap_or_default()
     }
 
+    /// The log once it contains `needle`: the watchdog writes its log lines in batches at most
+    /// 10 ms apart, so a line may land a little after the call it is about. Panics, showing
+    /// the log, when the line has not appeared within 5 s.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                return logs;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "log never showed {needle:?}:\n{logs}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.dir.path().join(".lock")
     }
