@@ -165,6 +165,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let mut stopped = stop_rx.clone();
+    // Calls are small request/response exchanges: send each answer at once (no Nagle delay).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     });

@@ -82,26 +82,46 @@ impl FunctionLog {
 
     /// Appends one line written by `instance` now.
     pub(crate) fn append(&self, instance: &str, text: &str) {
-        self.append_at(instance, text, Utc::now());
+        self.append_many(instance, std::iter::once(text));
     }
 
-    fn append_at(&self, instance: &str, text: &str, timestamp: DateTime<Utc>) {
+    /// Appends lines written by `instance` now, in order, with one write to the file: a
+    /// replica's output arrives in chunks of many lines under load.
+    pub(crate) fn append_many<'a>(&self, instance: &str, texts: impl IntoIterator<Item = &'a str>) {
+        self.append_at(instance, texts, Utc::now());
+    }
+
+    fn append_at<'a>(
+        &self,
+        instance: &str,
+        texts: impl IntoIterator<Item = &'a str>,
+        timestamp: DateTime<Utc>,
+    ) {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if writer.closed {
             return;
         }
-        writer.seq += 1;
-        let line = Arc::new(StoredLine {
-            message: LogMessage {
-                name: self.name.clone(),
-                namespace: self.namespace.clone(),
-                instance: instance.to_owned(),
-                timestamp,
-                text: text.to_owned(),
-            },
-            seq: writer.seq,
-        });
-        if let Err(err) = self.write_line(&mut writer, &line) {
+        let mut bytes = Vec::new();
+        let mut lines = Vec::new();
+        for text in texts {
+            writer.seq += 1;
+            let line = Arc::new(StoredLine {
+                message: LogMessage {
+                    name: self.name.clone(),
+                    namespace: self.namespace.clone(),
+                    instance: instance.to_owned(),
+                    timestamp,
+                    text: text.to_owned(),
+                },
+                seq: writer.seq,
+            });
+            // Serialising these plain fields cannot fail; skip the line if it ever did.
+            if serde_json::to_writer(&mut bytes, &*line).is_ok() {
+                bytes.push(b'\n');
+            }
+            lines.push(line);
+        }
+        if let Err(err) = self.write_lines(&mut writer, &bytes) {
             if !writer.warned {
                 writer.warned = true;
                 tracing::warn!(
@@ -111,13 +131,16 @@ impl FunctionLog {
             }
         }
         if let Some(live) = &writer.live {
-            let _ = live.send(line);
+            for line in lines {
+                let _ = live.send(line);
+            }
         }
     }
 
-    fn write_line(&self, writer: &mut Writer, line: &StoredLine) -> std::io::Result<()> {
-        let mut bytes = serde_json::to_vec(line).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
+    fn write_lines(&self, writer: &mut Writer, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
         if writer.file.is_none() {
             if let Some(dir) = self.path.parent() {
                 fs::create_dir_all(dir)?;
@@ -130,7 +153,7 @@ impl FunctionLog {
             writer.file = Some(file);
         }
         if let Some(file) = writer.file.as_mut() {
-            file.write_all(&bytes)?;
+            file.write_all(bytes)?;
         }
         writer.size += bytes.len() as u64;
         if writer.size > self.max_bytes {
@@ -301,7 +324,7 @@ mod tests {
             let instance = if i % 2 == 0 { "f-1" } else { "f-2" };
             log.append_at(
                 instance,
-                &format!("line {i}"),
+                [format!("line {i}").as_str()],
                 t0 + chrono::Duration::seconds(i),
             );
         }

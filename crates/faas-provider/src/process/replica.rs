@@ -566,9 +566,8 @@ async fn relay(mut output: impl AsyncRead + Unpin, log: Arc<FunctionLog>, instan
         match output.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                for line in splitter.feed(&buffer[..n]) {
-                    log.append(&instance, &line);
-                }
+                let lines = splitter.feed(&buffer[..n]);
+                log.append_many(&instance, lines.iter().map(|line| line.as_ref()));
             }
         }
     }
