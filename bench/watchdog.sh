@@ -5,8 +5,12 @@
 #   direct   the hello-world upstream (crates/faas-watchdog/examples/hello_upstream.rs)
 #   http     fwatchdog mode=http in front of that upstream
 #   classic  fwatchdog classic mode with fprocess=cat (POST "hello")
-# direct and http are measured alternately (direct, http, direct, http, ...) in one run and the
-# ratio http/direct is the median of the per-round ratios. It also reports fwatchdog's RSS after
+#   nginx    reference: nginx as a one-worker reverse proxy (keep-alive upstream, no access log)
+#            in front of the same upstream, the proxy the project's goal is calibrated against
+# direct, http and nginx are measured alternately (direct, http, nginx, direct, ...) in one run
+# and the ratio to direct is the median of the per-round ratios. For the two proxies it also
+# prints the CPU time each spent per call (utime+stime from /proc over the wrk run), which
+# varies much less than requests/s on a shared machine. It also reports fwatchdog's RSS after
 # one call and the size of the release binary, and prints PASS/FAIL against the project's goals.
 # It is a report: it exits 0 whether the goals are met or not (non-zero only if it cannot run).
 #
@@ -17,6 +21,7 @@
 #   WRK_CONNECTIONS=32  wrk -c
 #   WATCHDOG_THREADS=   passed to both watchdogs as watchdog_threads when set (0 = one per core)
 #   KEEP_LOGS=1         keep the work directory (wrk outputs, process logs) instead of deleting it
+#   NGINX=0             skip the nginx reference (it is installed from Debian's packages if missing)
 set -euo pipefail
 
 DURATION=${DURATION:-5}
@@ -25,6 +30,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
 WATCHDOG_THREADS=${WATCHDOG_THREADS:-}
 KEEP_LOGS=${KEEP_LOGS:-}
+NGINX=${NGINX:-1}
 
 # Goals from the project's issue.
 GOAL_RATIO=0.50            # http-mode req/s over direct req/s
@@ -84,6 +90,15 @@ if ! command -v wrk >/dev/null 2>&1; then
     "${SUDO[@]}" apt-get update
     "${SUDO[@]}" apt-get install -y wrk
 fi
+
+if [ "$NGINX" = 1 ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    say "nginx not found: installing nginx-light from Debian's packages (NGINX=0 skips the reference)"
+    SUDO=()
+    if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
+    "${SUDO[@]}" apt-get update
+    "${SUDO[@]}" apt-get install -y nginx-light || NGINX=0
+fi
+NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
 say "building fwatchdog and hello_upstream (release)"
 (cd "$ROOT" && cargo build --release -p faas-watchdog --example hello_upstream)
@@ -182,16 +197,30 @@ to_us_awk='function to_us(v) {
 }'
 
 RESULTS=() # "target round rps p50_us p99_us"
+CPU=()     # "target round us_per_call" for the proxies
 NOTES=()   # wrk errors worth a look
 
-# Runs wrk against URL; records a row for TARGET/ROUND.
+# utime+stime of PID in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# Runs wrk against URL; records a row for TARGET/ROUND, and the CPU time PID (when given)
+# spent per call.
 run_wrk() {
-    local target=$1 round=$2 url=$3 script=${4:-}
+    local target=$1 round=$2 url=$3 script=${4:-} pid=${5:-}
     local out="$WORK/wrk-$target-$round.txt"
     local args=(-t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${DURATION}s" --latency)
     if [ -n "$script" ]; then args+=(-s "$script"); fi
     say "  wrk $target round $round: ${args[*]} $url"
+    local before=0
+    if [ -n "$pid" ]; then before=$(cpu_ticks "$pid"); fi
     timeout $((DURATION + 30)) wrk "${args[@]}" "$url" >"$out" 2>&1 || true
+    if [ -n "$pid" ]; then
+        local after calls
+        after=$(cpu_ticks "$pid")
+        calls=$(awk '/requests in/ { print $1 }' "$out")
+        CPU+=("$target $round $(awk -v t=$((after - before)) -v n="${calls:-0}" -v hz="$(getconf CLK_TCK)" \
+            'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n; else print "-" }')")
+    fi
     local row
     row=$(awk "$to_us_awk"'
         /^Requests\/sec:/ { rps = $2 }
@@ -219,6 +248,7 @@ fmt_ms() { awk -v us="$1" 'BEGIN { if (us < 0) print "-"; else printf "%.3fms", 
 UPSTREAM_PORT=$(free_port)
 HTTP_PORT=$(free_port)
 CLASSIC_PORT=$(free_port)
+NGINX_PORT=$(free_port)
 
 "$UPSTREAM" "$UPSTREAM_PORT" >"$WORK/upstream.log" 2>&1 &
 PIDS+=($!)
@@ -239,6 +269,44 @@ CLASSIC_PID=$LAST_PID
 wait_healthy http-watchdog "$HTTP_PID" "$HTTP_PORT"
 wait_healthy classic-watchdog "$CLASSIC_PID" "$CLASSIC_PORT"
 
+NGINX_PID=""
+if [ "$NGINX" = 1 ]; then
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process off;
+error_log $WORK/nginx/error.log;
+pid $WORK/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    upstream function { server 127.0.0.1:$UPSTREAM_PORT; keepalive 256; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://function;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+    "$NGINX_BIN" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.log" 2>&1 &
+    PIDS+=($!)
+    NGINX_PID=$!
+    for i in $(seq 1 100); do
+        if [ "$(http_status "$NGINX_PORT" GET /)" = 200 ]; then break; fi
+        sleep 0.05
+    done
+    if [ "$(http_status "$NGINX_PORT" GET /)" != 200 ]; then
+        NOTES+=("nginx did not answer on port $NGINX_PORT; reference skipped ($(paste -sd' ' "$WORK/nginx.log" "$WORK/nginx/error.log" 2>/dev/null | head -c 300))")
+        NGINX=0
+    fi
+fi
+
 # RSS after exactly one call each.
 HTTP_ONE=$(http_status "$HTTP_PORT" GET /)
 CLASSIC_ONE=$(http_status "$CLASSIC_PORT" POST / hello)
@@ -249,10 +317,13 @@ CLASSIC_RSS=$(rss_kib "$CLASSIC_PID")
 POST_LUA="$WORK/post.lua"
 printf 'wrk.method = "POST"\nwrk.body = "hello"\nwrk.headers["Content-Type"] = "text/plain"\n' >"$POST_LUA"
 
-say "measuring: $ROUNDS rounds of direct/http, then classic; ${DURATION}s each"
+say "measuring: $ROUNDS rounds of direct/http$([ "$NGINX" = 1 ] && echo /nginx), then classic; ${DURATION}s each"
 for round in $(seq 1 "$ROUNDS"); do
     run_wrk direct "$round" "http://127.0.0.1:$UPSTREAM_PORT/"
-    run_wrk http "$round" "http://127.0.0.1:$HTTP_PORT/"
+    run_wrk http "$round" "http://127.0.0.1:$HTTP_PORT/" "" "$HTTP_PID"
+    if [ "$NGINX" = 1 ]; then
+        run_wrk nginx "$round" "http://127.0.0.1:$NGINX_PORT/" "" "$NGINX_PID"
+    fi
 done
 for round in $(seq 1 "$ROUNDS"); do
     run_wrk classic "$round" "http://127.0.0.1:$CLASSIC_PORT/" "$POST_LUA"
@@ -280,7 +351,9 @@ for row in "${RESULTS[@]}"; do
 done
 echo
 declare -A MED_RPS
-for target in direct http classic; do
+TARGETS=(direct http classic)
+if [ "$NGINX" = 1 ]; then TARGETS+=(nginx); fi
+for target in "${TARGETS[@]}"; do
     MED_RPS[$target]=$(column_of "$target" 3 | median)
     printf '%-8s %-6s %12s %12s %12s\n' "$target" median "${MED_RPS[$target]}" \
         "$(fmt_ms "$(column_of "$target" 4 | median)")" "$(fmt_ms "$(column_of "$target" 5 | median)")"
@@ -290,6 +363,16 @@ echo
 RATIOS=$(paste -d' ' <(column_of http 3) <(column_of direct 3) | awk '{ printf "%.3f\n", ($2 > 0 ? $1 / $2 : 0) }')
 RATIO=$(printf '%s\n' "$RATIOS" | median)
 echo "http/direct ratio per round: $(printf '%s\n' "$RATIOS" | paste -sd' ' -); median $RATIO"
+cpu_of() { printf '%s\n' "${CPU[@]}" | awk -v t="$1" '$1 == t && $3 != "-" { print $3 }'; }
+echo "fwatchdog (http mode) CPU per call: $(cpu_of http | paste -sd' ' -) us; median $(cpu_of http | median) us"
+if [ "$NGINX" = 1 ]; then
+    NGINX_RATIOS=$(paste -d' ' <(column_of nginx 3) <(column_of direct 3) | awk '{ printf "%.3f\n", ($2 > 0 ? $1 / $2 : 0) }')
+    NGINX_RATIO=$(printf '%s\n' "$NGINX_RATIOS" | median)
+    VS_NGINX=$(paste -d' ' <(column_of http 3) <(column_of nginx 3) | awk '{ printf "%.3f\n", ($2 > 0 ? $1 / $2 : 0) }' | median)
+    echo "nginx/direct ratio per round: $(printf '%s\n' "$NGINX_RATIOS" | paste -sd' ' -); median $NGINX_RATIO"
+    echo "nginx (one worker) CPU per call: $(cpu_of nginx | paste -sd' ' -) us; median $(cpu_of nginx | median) us"
+    echo "fwatchdog http mode / nginx req/s, median of rounds: $VS_NGINX"
+fi
 echo "fwatchdog RSS after one call: http mode ${HTTP_RSS} KiB (call answered $HTTP_ONE)," \
     "classic ${CLASSIC_RSS} KiB (call answered $CLASSIC_ONE)"
 echo "fwatchdog RSS after the load: http mode ${HTTP_RSS_AFTER:-?} KiB, classic ${CLASSIC_RSS_AFTER:-?} KiB" \
@@ -301,6 +384,10 @@ echo
 echo "goals:"
 printf '  %s http mode >= %s of direct req/s (median ratio %s)\n' \
     "$(pass "$(awk -v r="$RATIO" -v g="$GOAL_RATIO" 'BEGIN { print (r >= g) }')")" "$GOAL_RATIO" "$RATIO"
+if [ "$NGINX" = 1 ]; then
+    printf '  (reference) nginx as a one-worker proxy in the same run: %s of direct; fwatchdog reaches %s of nginx\n' \
+        "$NGINX_RATIO" "$VS_NGINX"
+fi
 printf '  %s classic fprocess=cat >= %s req/s (median %s)\n' \
     "$(pass "$(awk -v r="${MED_RPS[classic]}" -v g="$GOAL_CLASSIC_RPS" 'BEGIN { print (r >= g) }')")" \
     "$GOAL_CLASSIC_RPS" "${MED_RPS[classic]}"
