@@ -342,7 +342,7 @@ pass() { if [ "$1" = 1 ]; then echo PASS; else echo FAIL; fi; }
 
 echo "== fwatchdog benchmark: $(date -u '+%Y-%m-%dT%H:%M:%SZ') on $(uname -srm), $(nproc) CPUs"
 echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'): -t$WRK_THREADS -c$WRK_CONNECTIONS -d${DURATION}s, $ROUNDS rounds;" \
-    "watchdog_threads=${WATCHDOG_THREADS:-unset (one per core)}"
+    "watchdog_threads=${WATCHDOG_THREADS:-unset (http mode: one thread; fork modes: one per core)}"
 echo
 printf '%-8s %-6s %12s %12s %12s\n' target round req/s p50 p99
 for row in "${RESULTS[@]}"; do
