@@ -20,7 +20,11 @@ pub const FLUSH_DELAY: Duration = Duration::from_millis(10);
 /// A buffer this large is written by the caller without waiting for the flusher.
 pub const FLUSH_NOW_BYTES: usize = 256 * 1024;
 
+/// Lines not yet written.
 static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// The batch being written. Whoever writes holds it from taking the pending lines until they
+/// are out, so batches reach stderr in the order their lines were logged.
+static WRITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 static WAKE: Condvar = Condvar::new();
 static FLUSHER: Once = Once::new();
 /// Set when the flusher thread could not start: every line is then written as it comes.
@@ -49,8 +53,16 @@ pub fn raw(message: &[u8]) {
 
 /// Writes every pending line now; call before the process exits.
 pub fn flush() {
-    let mut pending = lock();
-    write_out(&mut pending);
+    let mut batch = WRITING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    std::mem::swap(&mut *lock(), &mut *batch);
+    if !batch.is_empty() {
+        let _ = std::io::stderr().write_all(&batch);
+        batch.clear();
+    }
+    // Keep a buffer's worth of capacity, not the largest burst ever seen.
+    batch.shrink_to(64 * 1024);
 }
 
 /// Logs a formatted line with a timestamp.
@@ -66,22 +78,14 @@ fn lock() -> MutexGuard<'static, Vec<u8>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn queued(mut pending: MutexGuard<'static, Vec<u8>>, was_empty: bool) {
-    if pending.len() >= FLUSH_NOW_BYTES || UNBUFFERED.load(Ordering::Relaxed) {
-        write_out(&mut pending);
-        return;
-    }
+fn queued(pending: MutexGuard<'static, Vec<u8>>, was_empty: bool) {
+    let now = pending.len() >= FLUSH_NOW_BYTES || UNBUFFERED.load(Ordering::Relaxed);
     drop(pending);
-    if was_empty {
+    if now {
+        flush();
+    } else if was_empty {
         start_flusher();
         WAKE.notify_one();
-    }
-}
-
-fn write_out(pending: &mut Vec<u8>) {
-    if !pending.is_empty() {
-        let _ = std::io::stderr().write_all(pending);
-        pending.clear();
     }
 }
 
@@ -99,7 +103,6 @@ fn start_flusher() {
 }
 
 fn flusher() {
-    let mut spare = Vec::new();
     loop {
         {
             let mut pending = lock();
@@ -110,10 +113,7 @@ fn flusher() {
             }
         }
         std::thread::sleep(FLUSH_DELAY);
-        std::mem::swap(&mut *lock(), &mut spare);
-        write_out(&mut spare);
-        // Keep a buffer's worth of capacity, not the largest burst ever seen.
-        spare.shrink_to(64 * 1024);
+        flush();
     }
 }
 

@@ -346,3 +346,37 @@ async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
         handle.await.unwrap();
     }
 }
+
+/// A function that floods stderr: the watchdog's log keeps every line, in order, although it
+/// is written in batches (some by the flusher thread, some at once by the caller when the
+/// buffer passes its limit).
+#[tokio::test]
+async fn a_flood_of_stderr_reaches_the_log_whole_and_in_order() {
+    const LINES: usize = 200_000;
+    let script = format!("sh -c 'seq 1 {LINES} | sed s/^/line-/ >&2; echo done'");
+    let watchdog = Watchdog::start(&[
+        ("fprocess", script.as_str()),
+        ("mode", "serializing"),
+        ("prefix_logs", "false"),
+    ]);
+    let text = client()
+        .post(watchdog.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, "done\n");
+    let logs = watchdog.wait_for_log(&format!("line-{LINES}\n"));
+    let numbers: Vec<usize> = logs
+        .lines()
+        .filter_map(|line| line.strip_prefix("line-"))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), LINES, "lines lost or repeated");
+    assert!(
+        numbers.windows(2).all(|pair| pair[0] + 1 == pair[1]),
+        "lines out of order"
+    );
+}
