@@ -447,11 +447,13 @@ fn insert_duration(response: &mut Response<ResponseBody>, took: f64) {
     }
 }
 
+const X_TIMEOUT: http::HeaderName = http::HeaderName::from_static("x-timeout");
+
 /// `exec_timeout`, shortened by a request's `X-Timeout` header (of-watchdog).
 pub fn effective_timeout<B>(configured: Duration, request: &Request<B>) -> Option<Duration> {
     let asked = request
         .headers()
-        .get("X-Timeout")
+        .get(X_TIMEOUT)
         .and_then(|v| v.to_str().ok())
         .and_then(crate::duration::parse)
         .filter(|d| !d.is_zero());

@@ -25,6 +25,7 @@ use tokio::process::Command;
 use crate::body::{self, BoxError, GuardedBody, ResponseBody};
 use crate::config::Config;
 use crate::executor::fork::effective_timeout;
+use crate::log::Seconds;
 use crate::log_line;
 use crate::process::{describe_exit, LogRelay};
 
@@ -129,7 +130,9 @@ impl HttpExecutor {
         let timeout = effective_timeout(self.config.exec_timeout, &request);
         let (mut parts, incoming) = request.into_parts();
         let method = parts.method.clone();
-        let path = parts.uri.path().to_string();
+        // For the log line; the request's own target is rewritten below.
+        let target = parts.uri.clone();
+        let path = target.path();
         let call_id = self
             .config
             .log_callid
@@ -178,7 +181,7 @@ impl HttpExecutor {
             Some(limit) => tokio::time::timeout(limit, forwarded).await.ok(),
             None => Some(forwarded.await),
         };
-        let took = started.elapsed().as_secs_f64();
+        let took = Seconds::<4>(started.elapsed());
         let prefix = call_id
             .as_ref()
             .and_then(|v| v.to_str().ok())
@@ -192,18 +195,17 @@ impl HttpExecutor {
                     .headers
                     .get(CONTENT_LENGTH)
                     .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-")
-                    .to_string();
+                    .unwrap_or("-");
                 log_line!(
-                    "{prefix}{method} {path} - {} - ContentLength: {length}B ({took:.4}s)",
-                    status_text(parts.status)
+                    "{prefix}{method} {path} - {} - ContentLength: {length}B ({took}s)",
+                    StatusText(parts.status)
                 );
                 let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
                 let body = incoming.map_err(|e| Box::new(e) as BoxError).boxed_unsync();
                 Response::from_parts(parts, GuardedBody::wrap(body, remaining, ()))
             }
             Some(Err(err)) => {
-                log_line!("{prefix}{method} {path} - upstream error: {err} ({took:.4}s)");
+                log_line!("{prefix}{method} {path} - upstream error: {err} ({took}s)");
                 let mut response = body::text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("Can't reach service for: {path}.\n"),
@@ -214,10 +216,13 @@ impl HttpExecutor {
                 response
             }
             None => {
-                log_line!("{prefix}{method} {path} - 504 Gateway Timeout ({took:.4}s)");
+                log_line!("{prefix}{method} {path} - 504 Gateway Timeout ({took}s)");
                 let mut response = body::text(
                     StatusCode::GATEWAY_TIMEOUT,
-                    format!("function timed out after {took:.3}s (exec_timeout)\n"),
+                    format!(
+                        "function timed out after {}s (exec_timeout)\n",
+                        Seconds::<3>(took.0)
+                    ),
                 );
                 response
                     .headers_mut()
@@ -316,10 +321,15 @@ impl HttpExecutor {
     }
 }
 
-fn status_text(status: StatusCode) -> String {
-    match status.canonical_reason() {
-        Some(reason) => format!("{} {reason}", status.as_u16()),
-        None => status.as_u16().to_string(),
+/// `200 OK`, or the bare code when it has no standard reason.
+struct StatusText(StatusCode);
+
+impl std::fmt::Display for StatusText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.canonical_reason() {
+            Some(reason) => write!(f, "{} {reason}", self.0.as_u16()),
+            None => write!(f, "{}", self.0.as_u16()),
+        }
     }
 }
 
