@@ -33,6 +33,12 @@ struct StoredLine {
     seq: u64,
 }
 
+/// Appends `text` as a JSON string (quoted and escaped, as serde_json writes it).
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
 /// One function's log file and live feed.
 #[derive(Debug)]
 pub(crate) struct FunctionLog {
@@ -101,25 +107,53 @@ impl FunctionLog {
         if writer.closed {
             return;
         }
+        // Lines of one chunk share everything but their text and number: encode the shared
+        // fields once. The result is what serialising each StoredLine gives (the same fields
+        // in the same order), at a fraction of the cost on the per-call path.
+        let mut head = Vec::with_capacity(128);
+        head.push(b'{');
+        for (field, value) in [
+            ("name", self.name.as_str()),
+            ("namespace", self.namespace.as_str()),
+            ("instance", instance),
+            (
+                "timestamp",
+                faas_types::rfc3339::format(&timestamp).as_str(),
+            ),
+        ] {
+            push_json_string(&mut head, field);
+            head.push(b':');
+            push_json_string(&mut head, value);
+            head.push(b',');
+        }
+        // Followers get the lines too; build them only when someone is following.
+        let following = writer
+            .live
+            .as_ref()
+            .is_some_and(|live| live.receiver_count() > 0);
         let mut bytes = Vec::new();
         let mut lines = Vec::new();
         for text in texts {
             writer.seq += 1;
-            let line = Arc::new(StoredLine {
-                message: LogMessage {
-                    name: self.name.clone(),
-                    namespace: self.namespace.clone(),
-                    instance: instance.to_owned(),
-                    timestamp,
-                    text: text.to_owned(),
-                },
-                seq: writer.seq,
-            });
-            // Serialising these plain fields cannot fail; skip the line if it ever did.
-            if serde_json::to_writer(&mut bytes, &*line).is_ok() {
-                bytes.push(b'\n');
+            bytes.extend_from_slice(&head);
+            push_json_string(&mut bytes, "text");
+            bytes.push(b':');
+            push_json_string(&mut bytes, text);
+            bytes.extend_from_slice(b",\"seq\":");
+            bytes.extend_from_slice(writer.seq.to_string().as_bytes());
+            bytes.extend_from_slice(b"}\n");
+            if following {
+                lines.push(Arc::new(StoredLine {
+                    message: LogMessage {
+                        name: self.name.clone(),
+                        namespace: self.namespace.clone(),
+                        instance: instance.to_owned(),
+                        timestamp,
+                        text: text.to_owned(),
+                    },
+                    seq: writer.seq,
+                }));
             }
-            lines.push(line);
         }
         if let Err(err) = self.write_lines(&mut writer, &bytes) {
             if !writer.warned {
@@ -301,6 +335,42 @@ impl LineSplitter {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn stored_lines_are_what_serialising_them_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ns/f.log");
+        let log = FunctionLog::open("ns", "f", path.clone(), 1 << 20);
+        let at = Utc.with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap()
+            + chrono::Duration::nanoseconds(123_456_789);
+        let texts = [
+            "plain",
+            "quote \" and \\ slash",
+            "tab\tnew\u{1}ctl",
+            "ünïcödé ✓",
+            "",
+        ];
+        log.append_at("f-1", texts, at);
+        let written = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines.len(), texts.len());
+        let first_seq = serde_json::from_str::<StoredLine>(lines[0]).unwrap().seq;
+        for (i, (line, text)) in lines.iter().zip(texts).enumerate() {
+            let expected = StoredLine {
+                message: LogMessage {
+                    name: "f".into(),
+                    namespace: "ns".into(),
+                    instance: "f-1".into(),
+                    timestamp: at,
+                    text: text.into(),
+                },
+                seq: first_seq + i as u64,
+            };
+            assert_eq!(*line, serde_json::to_string(&expected).unwrap());
+            let parsed: StoredLine = serde_json::from_str(line).unwrap();
+            assert_eq!(parsed.message, expected.message);
+        }
+    }
 
     fn request(tail: i64, instance: Option<&str>) -> LogRequest {
         LogRequest {
