@@ -9,11 +9,21 @@ use std::sync::{Arc, PoisonError, RwLock};
 use faas_provider::ReplicaEndpoint;
 use http::uri::Authority;
 
+use crate::connections::Connections;
+
+/// What the gateway keeps per replica address: its calls in flight and its idle keep-alive
+/// connections.
+#[derive(Debug, Default)]
+pub(crate) struct ReplicaState {
+    in_flight: AtomicUsize,
+    pub(crate) connections: Connections,
+}
+
 /// Calls in flight per replica address. Read-mostly: a call takes a shared lock to read the
 /// counters; the exclusive lock is taken only the first time an address is seen.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    by_address: RwLock<HashMap<SocketAddr, Arc<AtomicUsize>>>,
+    by_address: RwLock<HashMap<SocketAddr, Arc<ReplicaState>>>,
     next: AtomicUsize,
 }
 
@@ -22,7 +32,7 @@ pub struct InFlight {
 pub struct InFlightGuard {
     address: SocketAddr,
     authority: Authority,
-    counter: Arc<AtomicUsize>,
+    counter: Arc<ReplicaState>,
 }
 
 impl InFlightGuard {
@@ -35,6 +45,11 @@ impl InFlightGuard {
     pub fn authority(&self) -> &Authority {
         &self.authority
     }
+
+    /// The replica's state (its idle connections), shared by every call to it.
+    pub(crate) fn replica(&self) -> &Arc<ReplicaState> {
+        &self.counter
+    }
 }
 
 /// `ip:port` as a URI authority.
@@ -44,7 +59,7 @@ fn authority_of(address: SocketAddr) -> Authority {
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.counter.fetch_sub(1, Ordering::Relaxed);
+        self.counter.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -61,7 +76,7 @@ impl InFlight {
                     .unwrap_or_else(PoisonError::into_inner);
                 let load = |address: &SocketAddr| {
                     map.get(address)
-                        .map_or(0, |count| count.load(Ordering::Relaxed))
+                        .map_or(0, |state| state.in_flight.load(Ordering::Relaxed))
                 };
                 let start = self.next.fetch_add(1, Ordering::Relaxed) % endpoints.len();
                 let rotated = endpoints[start..].iter().chain(&endpoints[..start]);
@@ -71,7 +86,7 @@ impl InFlight {
             }
         };
         let counter = self.counter(chosen);
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlightGuard {
             address: chosen,
             authority: authority_of(chosen),
@@ -85,7 +100,7 @@ impl InFlight {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&address)
-            .map_or(0, |count| count.load(Ordering::Relaxed))
+            .map_or(0, |state| state.in_flight.load(Ordering::Relaxed))
     }
 
     /// `endpoints` with their in-flight counters attached, so picks from the set take no lock.
@@ -103,7 +118,8 @@ impl InFlight {
         }
     }
 
-    /// Forgets the counters of addresses nothing refers to any more (replicas that are gone).
+    /// Forgets the counters (and closes the idle connections) of addresses nothing refers to
+    /// any more (replicas that are gone).
     pub fn prune(&self) {
         self.by_address
             .write()
@@ -111,7 +127,7 @@ impl InFlight {
             .retain(|_, counter| Arc::strong_count(counter) > 1);
     }
 
-    fn counter(&self, address: SocketAddr) -> Arc<AtomicUsize> {
+    fn counter(&self, address: SocketAddr) -> Arc<ReplicaState> {
         if let Some(counter) = self
             .by_address
             .read()
@@ -141,7 +157,7 @@ pub struct ReplicaSet {
 struct Replica {
     address: SocketAddr,
     authority: Authority,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Arc<ReplicaState>,
 }
 
 impl ReplicaSet {
@@ -155,10 +171,10 @@ impl ReplicaSet {
                 replicas[start..]
                     .iter()
                     .chain(&replicas[..start])
-                    .min_by_key(|replica| replica.in_flight.load(Ordering::Relaxed))?
+                    .min_by_key(|replica| replica.in_flight.in_flight.load(Ordering::Relaxed))?
             }
         };
-        replica.in_flight.fetch_add(1, Ordering::Relaxed);
+        replica.in_flight.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlightGuard {
             address: replica.address,
             authority: replica.authority.clone(),

@@ -12,8 +12,8 @@
 //! - [`routes`] — the `/system/*` handlers, one module per resource; bodies are read with
 //!   a size limit and parsed as JSON whatever their `Content-Type`.
 //! - [`proxy`] — `/function/{name}[.{namespace}]/{path}`: resolve a replica
-//!   ([`balancer`]: least in-flight), forward over pooled keep-alive connections, stream
-//!   both ways, record the call ([`invocations`]).
+//!   ([`balancer`]: least in-flight), forward over the replica's keep-alive connections
+//!   (`connections`), stream both ways, record the call ([`invocations`]).
 //!   A call to a function at zero replicas is held while one starts (scale from zero).
 //! - [`functions`] — per-function state: call counters, cached ready replicas, the lock
 //!   that merges callers of a cold start, metric handles.
@@ -26,6 +26,7 @@ pub mod auth;
 pub mod autoscaler;
 pub mod balancer;
 pub mod config;
+mod connections;
 pub mod error;
 pub mod functions;
 pub mod invocations;

@@ -6,7 +6,8 @@
 //! call: scale from zero, or wait for a starting replica (`ensure_ready`, also
 //! [`Gateway::ensure_ready`](crate::Gateway::ensure_ready)) -> rewrite headers
 //! (hop-by-hop out; `X-Call-Id`, `X-Start-Time`, `X-Forwarded-For`, `X-Forwarded-Host` in) ->
-//! forward over a pooled keep-alive client with both bodies streamed -> record the call with
+//! forward over one of the replica's keep-alive connections ([`crate::connections`]) with both
+//! bodies streamed -> record the call with
 //! its final status. Nothing is buffered, so server-sent events and NDJSON flow through as the
 //! function writes.
 
@@ -27,22 +28,17 @@ use faas_provider::ProviderError;
 use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
 use http::header::{HeaderName, ALLOW, HOST};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderValue, Method, Uri, Version};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 use crate::autoscaler::ScalingPolicy;
 use crate::balancer::InFlightGuard;
+use crate::connections::{self, ForwardError, Lease};
 use crate::error::GatewayError;
 use crate::functions::{CallGuard, FunctionEntry};
 use crate::server::{AppState, Shared};
-
-/// The pooled keep-alive HTTP/1.1 client every call goes through.
-pub type ProxyClient = Client<HttpConnector, Body>;
 
 /// `X-Call-Id`: the caller's, or a new UUID; echoed on the response.
 pub const X_CALL_ID: HeaderName = HeaderName::from_static("x-call-id");
@@ -56,18 +52,6 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 /// First and longest pause between looks for a ready replica.
 const READY_POLL_FIRST: Duration = Duration::from_millis(2);
 const READY_POLL_MAX: Duration = Duration::from_millis(10);
-
-/// Builds the client: TCP_NODELAY, keep-alive, a large idle pool per replica.
-pub(crate) fn new_client() -> ProxyClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_keepalive(Some(Duration::from_secs(60)));
-    connector.set_connect_timeout(Some(Duration::from_secs(10)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(1024)
-        .build(connector)
-}
 
 /// The handler of every `/function/*` route.
 pub(crate) async fn call_function(State(state): State<AppState>, request: Request) -> Response {
@@ -122,11 +106,14 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     };
     let address = replica.address();
 
-    let upstream_uri = match upstream_uri(replica.authority(), target.path, uri.query()) {
+    let upstream_uri = match upstream_uri(target.path, uri.query()) {
         Ok(uri) => uri,
         Err(err) => return stamp(err.into_response(), call_id),
     };
     prepare_request_headers(&mut parts.headers, &parts.extensions, &uri);
+    if let Ok(host) = HeaderValue::from_str(replica.authority().as_str()) {
+        parts.headers.insert(HOST, host);
+    }
     parts.headers.insert(X_CALL_ID, call_id.clone());
     parts.headers.insert(X_START_TIME, start_time.clone());
     parts.uri = upstream_uri;
@@ -134,9 +121,10 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     let upstream_request = Request::from_parts(parts, body);
 
     let timeout = state.config.upstream_timeout;
-    let outcome = tokio::time::timeout(timeout, state.client.request(upstream_request)).await;
-    let response = match outcome {
-        Ok(Ok(response)) => response,
+    let forwarded = connections::send(replica.replica(), address, upstream_request);
+    let outcome = tokio::time::timeout(timeout, forwarded).await;
+    let (response, lease) = match outcome {
+        Ok(Ok(answered)) => answered,
         Ok(Err(err)) => {
             if err.is_connect() {
                 // The replica is gone: ask the provider on the next call.
@@ -168,7 +156,7 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     );
     let body = Body::new(GuardedBody {
         inner: incoming,
-        _guards: (replica, call),
+        _guards: (replica, call, lease),
     });
     Response::from_parts(response_parts, body)
 }
@@ -393,12 +381,8 @@ async fn wait_for_endpoints(
     }
 }
 
-/// `http://{authority}{path or /}[?{query}]`.
-fn upstream_uri(
-    authority: &Authority,
-    path: &str,
-    query: Option<&str>,
-) -> Result<Uri, GatewayError> {
+/// `{path or /}[?{query}]`, the target in origin form (the replica's address goes in `Host`).
+fn upstream_uri(path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
     let path = if path.is_empty() { "/" } else { path };
     let path_and_query = match query {
         None => PathAndQuery::from_str(path),
@@ -411,12 +395,7 @@ fn upstream_uri(
         }
     }
     .map_err(|err| GatewayError::BadRequest(format!("cannot forward this path: {err}")))?;
-    Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|err| GatewayError::BadRequest(format!("cannot forward this path: {err}")))
+    Ok(Uri::from(path_and_query))
 }
 
 /// Strips hop-by-hop headers, moves `Host` to `X-Forwarded-Host` (the client sets the
@@ -496,7 +475,7 @@ fn upstream_error(
     name: &str,
     namespace: &str,
     address: SocketAddr,
-    err: &hyper_util::client::legacy::Error,
+    err: &ForwardError,
 ) -> GatewayError {
     let mut causes = String::new();
     let mut source = err.source();
@@ -572,7 +551,7 @@ fn unix_nanos() -> u64 {
 /// function's) until it is done.
 struct GuardedBody {
     inner: Incoming,
-    _guards: (InFlightGuard, CallGuard),
+    _guards: (InFlightGuard, CallGuard, Lease),
 }
 
 impl http_body::Body for GuardedBody {
@@ -644,16 +623,10 @@ mod tests {
 
     #[test]
     fn upstream_uris() {
-        let address = Authority::from_static("127.0.0.1:8080");
+        assert_eq!(upstream_uri("", None).unwrap().to_string(), "/");
         assert_eq!(
-            upstream_uri(&address, "", None).unwrap().to_string(),
-            "http://127.0.0.1:8080/"
-        );
-        assert_eq!(
-            upstream_uri(&address, "/a%20b", Some("x=1&y"))
-                .unwrap()
-                .to_string(),
-            "http://127.0.0.1:8080/a%20b?x=1&y"
+            upstream_uri("/a%20b", Some("x=1&y")).unwrap().to_string(),
+            "/a%20b?x=1&y"
         );
     }
 }

@@ -17,7 +17,7 @@ use crate::error::GatewayError;
 use crate::functions::{FunctionEntry, FunctionTable};
 use crate::invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvocationCounter};
 use crate::metrics::{self, GatewayMetrics};
-use crate::proxy::{self, ProxyClient};
+use crate::proxy;
 use crate::routes::{alert, info, logs, namespaces, packages, secrets, system_functions};
 
 /// What every handler shares.
@@ -29,7 +29,6 @@ pub(crate) struct Shared {
     pub(crate) in_flight: Arc<InFlight>,
     pub(crate) functions: Arc<FunctionTable>,
     pub(crate) metrics: Option<Arc<GatewayMetrics>>,
-    pub(crate) client: ProxyClient,
 }
 
 /// The state handlers receive.
@@ -126,7 +125,6 @@ impl Gateway {
                 in_flight: Arc::new(InFlight::default()),
                 functions: Arc::new(FunctionTable::default()),
                 metrics,
-                client: proxy::new_client(),
             }),
         }
     }
