@@ -13,7 +13,7 @@
 
 use std::error::Error as _;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -415,9 +415,7 @@ fn prepare_request_headers(headers: &mut HeaderMap, extensions: &http::Extension
         }
     }
     if let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() {
-        let mut ip = StackText::default();
-        // An IP address is at most 45 characters: it fits.
-        let _ = write!(ip, "{}", peer.ip());
+        let ip = caller_ip(peer.ip());
         let value = if headers.contains_key(X_FORWARDED_FOR) {
             let mut chain = String::new();
             for prior in headers.get_all(X_FORWARDED_FOR) {
@@ -426,15 +424,38 @@ fn prepare_request_headers(headers: &mut HeaderMap, extensions: &http::Extension
                     chain.push_str(", ");
                 }
             }
-            chain.push_str(ip.as_str());
-            HeaderValue::from_str(&chain)
+            chain.push_str(ip.to_str().unwrap_or(""));
+            HeaderValue::from_str(&chain).ok()
         } else {
-            HeaderValue::from_str(ip.as_str())
+            Some(ip)
         };
-        if let Ok(value) = value {
+        if let Some(value) = value {
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
+}
+
+/// The caller's address as a header value. Callers mostly come from a few addresses, each
+/// thread remembers the last one it formatted.
+fn caller_ip(ip: IpAddr) -> HeaderValue {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(IpAddr, HeaderValue)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((seen, value)) = last.as_ref() {
+            if *seen == ip {
+                return value.clone();
+            }
+        }
+        let mut text = StackText::default();
+        // An IP address is at most 45 characters: it fits.
+        let _ = write!(text, "{ip}");
+        let value = HeaderValue::from_str(text.as_str())
+            .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+        *last = Some((ip, value.clone()));
+        value
+    })
 }
 
 /// A short text formatted without allocating (an IP address).

@@ -7,6 +7,7 @@
 //! that subscribes and then reads the file sees every line exactly once. Numbers start at the
 //! wall clock's nanoseconds when the log is opened, so they keep growing across restarts.
 
+use std::borrow::Cow;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -288,14 +289,19 @@ pub(crate) struct LineSplitter {
 }
 
 impl LineSplitter {
-    /// Feeds bytes; returns the complete lines among them.
-    pub(crate) fn feed(&mut self, mut bytes: &[u8]) -> Vec<String> {
+    /// Feeds bytes; returns the complete lines among them. A line that lies whole within
+    /// `bytes` (the usual case) is borrowed from it, not copied.
+    pub(crate) fn feed<'b>(&mut self, mut bytes: &'b [u8]) -> Vec<Cow<'b, str>> {
         let mut lines = Vec::new();
         while !bytes.is_empty() {
             match bytes.iter().position(|b| *b == b'\n') {
+                Some(end) if self.pending.is_empty() && end <= MAX_LINE => {
+                    lines.push(decode(&bytes[..end]));
+                    bytes = &bytes[end + 1..];
+                }
                 Some(end) => {
                     self.push_limited(&bytes[..end], &mut lines);
-                    lines.push(self.take());
+                    lines.push(Cow::Owned(self.take()));
                     bytes = &bytes[end + 1..];
                 }
                 None => {
@@ -312,23 +318,27 @@ impl LineSplitter {
         (!self.pending.is_empty()).then(|| self.take())
     }
 
-    fn push_limited(&mut self, mut bytes: &[u8], lines: &mut Vec<String>) {
+    fn push_limited(&mut self, mut bytes: &[u8], lines: &mut Vec<Cow<'_, str>>) {
         while self.pending.len() + bytes.len() > MAX_LINE {
             let room = MAX_LINE - self.pending.len();
             self.pending.extend_from_slice(&bytes[..room]);
-            lines.push(self.take());
+            lines.push(Cow::Owned(self.take()));
             bytes = &bytes[room..];
         }
         self.pending.extend_from_slice(bytes);
     }
 
     fn take(&mut self) -> String {
-        let mut line = std::mem::take(&mut self.pending);
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        String::from_utf8_lossy(&line).into_owned()
+        let line = decode(&self.pending).into_owned();
+        self.pending.clear();
+        line
     }
+}
+
+/// A line's text: without a trailing `\r`, invalid UTF-8 replaced; borrowed when it can be.
+fn decode(line: &[u8]) -> Cow<'_, str> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8_lossy(line)
 }
 
 #[cfg(test)]
