@@ -28,11 +28,32 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts a watchdog with `vars` and waits until `/_/health` answers 200.
+    /// Starts a watchdog with `vars` and waits until `/_/health` answers 200. The ports are
+    /// picked free but released before the watchdog binds them, so another process can take
+    /// one in between when many tests run at once: a watchdog that exits saying it cannot
+    /// listen is started again on other ports.
     pub fn start(vars: &[(&str, &str)]) -> Watchdog {
-        let watchdog = Watchdog::spawn(vars);
-        watchdog.wait_healthy(Duration::from_secs(15));
-        watchdog
+        for _ in 0..5 {
+            let mut watchdog = Watchdog::spawn(vars);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if health_status(watchdog.port) == Some(200) {
+                    return watchdog;
+                }
+                let exited = watchdog
+                    .child
+                    .as_mut()
+                    .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
+                if exited {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !watchdog.logs().contains("cannot listen on") {
+                panic!("watchdog never became healthy; log:\n{}", watchdog.logs());
+            }
+        }
+        panic!("no free ports for a watchdog after 5 tries");
     }
 
     /// Starts a watchdog without waiting for it.

@@ -53,10 +53,37 @@ impl Faasd {
         faasd
     }
 
-    /// Starts faasd on `data` with extra environment.
+    /// Starts faasd on `data` with extra environment. The port is picked free but released
+    /// before faasd binds it, so another process can take it in between when many tests run
+    /// at once: a faasd that exits saying it cannot listen is started again on another port.
     pub fn start_on(data: &Path, env: &[(&str, &str)]) -> Faasd {
-        let port = free_port();
-        let child = Faasd::spawn(data, port, env).expect("start faasd");
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let port = free_port();
+            let log_path = data.with_extension("log");
+            let logged_before = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
+            let mut child = Faasd::spawn(data, port, env).expect("start faasd");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let exited = loop {
+                if raw_status(port, "/healthz") == Some(200) || Instant::now() > deadline {
+                    break false;
+                }
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break true;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let log = std::fs::read(&log_path).unwrap_or_default();
+            let this_run = String::from_utf8_lossy(log.get(logged_before..).unwrap_or_default());
+            if exited && tries < 5 && this_run.contains("cannot listen on") {
+                continue;
+            }
+            return Faasd::started(data, port, child);
+        }
+    }
+
+    fn started(data: &Path, port: u16, child: Child) -> Faasd {
         let mut faasd = Faasd {
             child: Some(child),
             port,
