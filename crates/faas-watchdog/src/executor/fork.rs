@@ -6,6 +6,7 @@
 //! to the caller as it is written, holding only a few chunks in memory.
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -32,6 +33,8 @@ const CHUNK: usize = 64 * 1024;
 pub struct ForkExecutor {
     config: Arc<Config>,
     relay: LogRelay,
+    /// `fprocess`'s program, looked up in `PATH` once.
+    program: PathBuf,
 }
 
 /// What the process wrote and how it ended, for the buffered modes.
@@ -53,7 +56,15 @@ impl ForkExecutor {
             prefix: config.prefix_logs,
             max_line: config.log_buffer_size,
         };
-        ForkExecutor { config, relay }
+        let program = find_program(
+            &config.process[0],
+            std::env::var_os("PATH").as_deref().unwrap_or_default(),
+        );
+        ForkExecutor {
+            config,
+            relay,
+            program,
+        }
     }
 
     pub async fn call(&self, request: Request<Incoming>) -> Response<ResponseBody> {
@@ -67,7 +78,9 @@ impl ForkExecutor {
 
     fn command(&self, parts: &http::request::Parts) -> Command {
         let argv = &self.config.process;
-        let mut command = Command::new(&argv[0]);
+        let mut command = Command::new(&self.program);
+        // The program's own name as argv[0], as a shell would pass it.
+        command.arg0(&argv[0]);
         command
             .args(&argv[1..])
             .stdin(Stdio::piped())
@@ -447,6 +460,25 @@ fn insert_duration(response: &mut Response<ResponseBody>, took: f64) {
     }
 }
 
+/// Where `PATH` finds `program` (a name without `/`), looked up once instead of by every call's
+/// exec: each directory before the right one costs a failed `execve`. A name with a `/`, or
+/// one `PATH` does not have now, is left as it is, to be looked up (or reported missing) when
+/// it runs.
+fn find_program(program: &str, path: &std::ffi::OsStr) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        return PathBuf::from(program);
+    }
+    std::env::split_paths(path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| PathBuf::from(program))
+}
+
 const X_TIMEOUT: http::HeaderName = http::HeaderName::from_static("x-timeout");
 
 /// `exec_timeout`, shortened by a request's `X-Timeout` header (of-watchdog).
@@ -487,4 +519,30 @@ fn marshal_request(parts: &http::request::Parts, body: &[u8]) -> Vec<u8> {
         "body": { "raw": base64::engine::general_purpose::STANDARD.encode(body) },
     });
     serde_json::to_vec(&envelope).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    #[test]
+    fn programs_are_found_in_path_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tool = dir.path().join("tool");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(dir.path().join("data"), "").unwrap();
+        let dirs = [
+            Path::new("relative/dir"),
+            Path::new("/nonexistent"),
+            dir.path(),
+        ];
+        let path = std::env::join_paths(dirs).unwrap();
+        assert_eq!(find_program("tool", &path), tool);
+        assert_eq!(find_program("data", &path), PathBuf::from("data"));
+        assert_eq!(find_program("missing", &path), PathBuf::from("missing"));
+        assert_eq!(find_program("./tool", &path), PathBuf::from("./tool"));
+    }
 }
