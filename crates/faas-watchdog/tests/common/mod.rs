@@ -157,12 +157,39 @@ impl Watchdog {
 }
 
 impl Drop for Watchdog {
+    /// Kills the watchdog and the process groups of its children (an http-mode `fprocess`
+    /// runs in a group of its own and would outlive a killed watchdog).
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let groups = children_of(child.id());
             let _ = child.kill();
             let _ = child.wait();
+            for group in groups {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(group),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
         }
     }
+}
+
+/// The processes whose parent is `pid`, from `/proc`.
+fn children_of(pid: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let child: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // Fields after the command (which may hold spaces): state, ppid, ...
+            let (_, rest) = stat.rsplit_once(')')?;
+            let parent: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+            (parent == pid).then_some(child)
+        })
+        .collect()
 }
 
 /// Reads one `kB` figure from `/proc/PID/status`.
