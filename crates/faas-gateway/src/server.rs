@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::middleware;
-use axum::routing::{any, get, post, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 use faas_provider::Provider;
 use http::StatusCode;
@@ -263,12 +263,11 @@ impl Gateway {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics::serve))
-            .route("/function/{function}", any(proxy::call_function))
-            .route("/function/{function}/", any(proxy::call_function))
-            .route("/function/{function}/{*path}", any(proxy::call_function))
             .merge(system)
             .method_not_allowed_fallback(method_not_allowed)
-            .fallback(not_found)
+            // `/function/*` is served from the fallback: the proxy reads the path itself, and
+            // a route would first copy the path's parameters out on every call.
+            .fallback(function_or_not_found)
             .with_state(self.shared.clone())
     }
 }
@@ -281,6 +280,15 @@ async fn method_not_allowed(method: http::Method) -> GatewayError {
     GatewayError::MethodNotAllowed(method)
 }
 
-async fn not_found(uri: http::Uri) -> GatewayError {
-    GatewayError::NotFound(format!("no route for {}", uri.path()))
+async fn function_or_not_found(
+    state: axum::extract::State<AppState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    if request.uri().path().starts_with("/function/") {
+        return proxy::call_function(state, request).await;
+    }
+    axum::response::IntoResponse::into_response(GatewayError::NotFound(format!(
+        "no route for {}",
+        request.uri().path()
+    )))
 }
