@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use faas_provider::ReplicaEndpoint;
-use http::uri::Authority;
+use http::HeaderValue;
 
 use crate::connections::Connections;
 
@@ -31,8 +31,8 @@ pub struct InFlight {
 #[derive(Debug)]
 pub struct InFlightGuard {
     address: SocketAddr,
-    authority: Authority,
-    counter: Arc<ReplicaState>,
+    host: HeaderValue,
+    state: Arc<ReplicaState>,
 }
 
 impl InFlightGuard {
@@ -41,25 +41,27 @@ impl InFlightGuard {
         self.address
     }
 
-    /// The replica's address as a URI authority (`127.0.0.1:8080`), built once per replica.
-    pub fn authority(&self) -> &Authority {
-        &self.authority
+    /// The replica's address as a `Host` header value (`127.0.0.1:8080`), built once per
+    /// replica.
+    pub fn host(&self) -> &HeaderValue {
+        &self.host
     }
 
     /// The replica's state (its idle connections), shared by every call to it.
     pub(crate) fn replica(&self) -> &Arc<ReplicaState> {
-        &self.counter
+        &self.state
     }
 }
 
-/// `ip:port` as a URI authority.
-fn authority_of(address: SocketAddr) -> Authority {
-    Authority::try_from(address.to_string()).unwrap_or_else(|_| Authority::from_static("invalid"))
+/// `ip:port` as a header value.
+fn host_of(address: SocketAddr) -> HeaderValue {
+    HeaderValue::try_from(address.to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        self.counter.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -85,12 +87,12 @@ impl InFlight {
                     .map(|endpoint| endpoint.address)?
             }
         };
-        let counter = self.counter(chosen);
-        counter.in_flight.fetch_add(1, Ordering::Relaxed);
+        let state = self.state(chosen);
+        state.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlightGuard {
             address: chosen,
-            authority: authority_of(chosen),
-            counter,
+            host: host_of(chosen),
+            state,
         })
     }
 
@@ -110,8 +112,8 @@ impl InFlight {
                 .iter()
                 .map(|endpoint| Replica {
                     address: endpoint.address,
-                    authority: authority_of(endpoint.address),
-                    in_flight: self.counter(endpoint.address),
+                    host: host_of(endpoint.address),
+                    state: self.state(endpoint.address),
                 })
                 .collect(),
             next: AtomicUsize::new(0),
@@ -124,17 +126,17 @@ impl InFlight {
         self.by_address
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, counter| Arc::strong_count(counter) > 1);
+            .retain(|_, state| Arc::strong_count(state) > 1);
     }
 
-    fn counter(&self, address: SocketAddr) -> Arc<ReplicaState> {
-        if let Some(counter) = self
+    fn state(&self, address: SocketAddr) -> Arc<ReplicaState> {
+        if let Some(state) = self
             .by_address
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&address)
         {
-            return counter.clone();
+            return state.clone();
         }
         self.by_address
             .write()
@@ -156,8 +158,8 @@ pub struct ReplicaSet {
 #[derive(Debug)]
 struct Replica {
     address: SocketAddr,
-    authority: Authority,
-    in_flight: Arc<ReplicaState>,
+    host: HeaderValue,
+    state: Arc<ReplicaState>,
 }
 
 impl ReplicaSet {
@@ -171,14 +173,14 @@ impl ReplicaSet {
                 replicas[start..]
                     .iter()
                     .chain(&replicas[..start])
-                    .min_by_key(|replica| replica.in_flight.in_flight.load(Ordering::Relaxed))?
+                    .min_by_key(|replica| replica.state.in_flight.load(Ordering::Relaxed))?
             }
         };
-        replica.in_flight.in_flight.fetch_add(1, Ordering::Relaxed);
+        replica.state.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlightGuard {
             address: replica.address,
-            authority: replica.authority.clone(),
-            counter: replica.in_flight.clone(),
+            host: replica.host.clone(),
+            state: replica.state.clone(),
         })
     }
 

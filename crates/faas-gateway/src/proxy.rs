@@ -110,10 +110,7 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
         Ok(uri) => uri,
         Err(err) => return stamp(err.into_response(), call_id),
     };
-    prepare_request_headers(&mut parts.headers, &parts.extensions, &uri);
-    if let Ok(host) = HeaderValue::from_str(replica.authority().as_str()) {
-        parts.headers.insert(HOST, host);
-    }
+    prepare_request_headers(&mut parts.headers, &parts.extensions, &uri, replica.host());
     parts.headers.insert(X_CALL_ID, call_id.clone());
     parts.headers.insert(X_START_TIME, start_time.clone());
     parts.uri = upstream_uri;
@@ -398,9 +395,14 @@ fn upstream_uri(path: &str, query: Option<&str>) -> Result<Uri, GatewayError> {
     Ok(Uri::from(path_and_query))
 }
 
-/// Strips hop-by-hop headers, moves `Host` to `X-Forwarded-Host` (the client sets the
-/// replica's), and appends the caller's address to `X-Forwarded-For`.
-fn prepare_request_headers(headers: &mut HeaderMap, extensions: &http::Extensions, uri: &Uri) {
+/// Strips hop-by-hop headers, moves the caller's `Host` to `X-Forwarded-Host` and sets the
+/// replica's (`replica_host`), and appends the caller's address to `X-Forwarded-For`.
+fn prepare_request_headers(
+    headers: &mut HeaderMap,
+    extensions: &http::Extensions,
+    uri: &Uri,
+    replica_host: &HeaderValue,
+) {
     strip_hop_by_hop(headers);
     let host = headers.remove(HOST).or_else(|| {
         uri.authority()
@@ -414,6 +416,7 @@ fn prepare_request_headers(headers: &mut HeaderMap, extensions: &http::Extension
             headers.remove(X_FORWARDED_HOST);
         }
     }
+    headers.insert(HOST, replica_host.clone());
     if let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() {
         let ip = caller_ip(peer.ip());
         let value = if headers.contains_key(X_FORWARDED_FOR) {

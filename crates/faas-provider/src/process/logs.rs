@@ -140,9 +140,8 @@ impl FunctionLog {
             push_json_string(&mut bytes, "text");
             bytes.push(b':');
             push_json_string(&mut bytes, text);
-            bytes.extend_from_slice(b",\"seq\":");
-            bytes.extend_from_slice(writer.seq.to_string().as_bytes());
-            bytes.extend_from_slice(b"}\n");
+            // Writing into a Vec cannot fail.
+            let _ = writeln!(bytes, ",\"seq\":{}}}", writer.seq);
             if following {
                 lines.push(Arc::new(StoredLine {
                     message: LogMessage {

@@ -3,9 +3,10 @@
 //! streaming both ways unless `buffer_http` asks for the request body to be buffered.
 //!
 //! Each inbound connection owns one upstream connection ([`UpstreamSlot`]), opened on its first
-//! call and reused by the calls after it, as a one-worker nginx pairs them. HTTP/1.1 answers
-//! one call at a time per connection, so the pair never contends, and a call costs no pool
-//! look-up, lock or hand-off between tasks beyond hyper's own.
+//! call and reused by the calls after it. HTTP/1.1 answers one call at a time per connection,
+//! so the pair never contends, and a call costs no pool look-up or lock. The price: an idle
+//! caller connection holds an idle upstream connection too, which suits a watchdog, whose
+//! callers are gateways with pools of their own.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
