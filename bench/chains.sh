@@ -20,10 +20,9 @@ T=${CARGO_TARGET_DIR:-$ROOT/target}
 say() { printf '%s\n' "$*" >&2; }
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null
-fi
-NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=bench/lib/nginx.sh
+. "$ROOT/bench/lib/nginx.sh"
+ensure_nginx || { say "chains.sh needs nginx (Debian's nginx-light), which could not be installed"; exit 1; }
 say "building (release)"
 (cd "$ROOT" && cargo build -q --release -p faas-watchdog --example hello_upstream && bash scripts/build-watchdog.sh >/dev/null)
 
@@ -41,28 +40,9 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
 # nginx NAME PORT UPSTREAM_PORT -> pid in LAST
-start_nginx() {
-  mkdir -p "$WORK/$1"
-  cat >"$WORK/$1/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-error_log $WORK/$1/error.log;
-pid $WORK/$1/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/$1/body;
-  proxy_temp_path $WORK/$1/proxy;
-  upstream next { server 127.0.0.1:$3; keepalive 256; }
-  server {
-    listen 127.0.0.1:$2;
-    location / { proxy_pass http://next; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-CONF
-  "$NGINX_BIN" -c "$WORK/$1/nginx.conf" -p "$WORK/$1" >"$WORK/$1.log" 2>&1 &
-  LAST=$!
+start_nginx_hop() {
+  start_nginx "$WORK/$1" "$2" "$3"
+  LAST=$NGINX_PID
   PIDS+=("$LAST")
 }
 # fwatchdog NAME PORT UPSTREAM_PORT -> pid in LAST
@@ -86,12 +66,12 @@ UP_PORT=$(port)
 PIDS+=("$!")
 wait_200 "$UP_PORT"
 # Replica fronts.
-NF_PORT=$(port); start_nginx front-nginx "$NF_PORT" "$UP_PORT"; NF=$LAST
+NF_PORT=$(port); start_nginx_hop front-nginx "$NF_PORT" "$UP_PORT"; NF=$LAST
 WF_PORT=$(port); start_wd front-wd "$WF_PORT" "$UP_PORT"; WF=$LAST
 # Gateways: "name port gateway_pid front_pid".
 CHAINS=()
-p=$(port); start_nginx gw-nn "$p" "$NF_PORT"; CHAINS+=("nginx->nginx $p $LAST $NF")
-p=$(port); start_nginx gw-nw "$p" "$WF_PORT"; CHAINS+=("nginx->wd $p $LAST $WF")
+p=$(port); start_nginx_hop gw-nn "$p" "$NF_PORT"; CHAINS+=("nginx->nginx $p $LAST $NF")
+p=$(port); start_nginx_hop gw-nw "$p" "$WF_PORT"; CHAINS+=("nginx->wd $p $LAST $WF")
 p=$(port); start_wd gw-ww "$p" "$WF_PORT"; CHAINS+=("wd->wd $p $LAST $WF")
 p=$(port); start_wd gw-wn "$p" "$NF_PORT"; CHAINS+=("wd->nginx $p $LAST $NF")
 for chain in "${CHAINS[@]}"; do set -- $chain; wait_200 "$2"; done

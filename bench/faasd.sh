@@ -21,10 +21,9 @@ T=${CARGO_TARGET_DIR:-$ROOT/target}
 say() { printf '%s\n' "$*" >&2; }
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-if [ "$NGINX" = 1 ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null || NGINX=0
-fi
-NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
+# shellcheck source=bench/lib/nginx.sh
+. "$ROOT/bench/lib/nginx.sh"
+if [ "$NGINX" = 1 ] && ! ensure_nginx; then NGINX=0; fi
 say "building (release)"
 (cd "$ROOT" && cargo build -q --release -p faasd -p faas-bench --bins && cargo build -q --release -p faas-watchdog --example hello_upstream && bash scripts/build-watchdog.sh >/dev/null)
 
@@ -91,39 +90,14 @@ UP_PORT=$(tr '\0' '\n' < "/proc/$WD_PID/environ" | sed -n 's/^PORT=//p')
 NGINX_PID=""
 if [ "$NGINX" = 1 ]; then
   NGINX_PORT=$(port)
-  mkdir -p "$WORK/nginx"
-  cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body;
-  proxy_temp_path $WORK/nginx/proxy;
-  upstream replica { server 127.0.0.1:$WD_PORT; keepalive 256; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location /function/hello {
-      rewrite ^/function/hello(.*)\$ /\$1 break;
-      proxy_pass http://replica;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-CONF
-  "$NGINX_BIN" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.log" 2>&1 &
-  NGINX_PID=$!
+  start_nginx "$WORK/nginx" "$NGINX_PORT" "$WD_PORT" /function/hello
   PIDS+=("$NGINX_PID")
   for _ in $(seq 100); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/function/hello")" = 200 ] && break
     sleep 0.05
   done
   if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NGINX_PORT/function/hello")" != 200 ]; then
-    say "nginx did not answer; reference skipped: $(cat "$WORK/nginx.log" "$WORK/nginx/error.log" 2>/dev/null | head -c 300)"
+    say "nginx did not answer; reference skipped: $(cat "$WORK/nginx/stderr.log" "$WORK/nginx/error.log" 2>/dev/null | head -c 300)"
     NGINX=0
   fi
 fi

@@ -91,14 +91,12 @@ if ! command -v wrk >/dev/null 2>&1; then
     "${SUDO[@]}" apt-get install -y wrk
 fi
 
-if [ "$NGINX" = 1 ] && ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-    say "nginx not found: installing nginx-light from Debian's packages (NGINX=0 skips the reference)"
-    SUDO=()
-    if [ "$(id -u)" -ne 0 ]; then SUDO=(sudo); fi
-    "${SUDO[@]}" apt-get update
-    "${SUDO[@]}" apt-get install -y nginx-light || NGINX=0
+# shellcheck source=bench/lib/nginx.sh
+. "$ROOT/bench/lib/nginx.sh"
+if [ "$NGINX" = 1 ] && ! ensure_nginx; then
+    say "nginx is not installed and could not be: the nginx reference is skipped"
+    NGINX=0
 fi
-NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
 say "building fwatchdog and hello_upstream (release)"
 (cd "$ROOT" && cargo build --release -p faas-watchdog --example hello_upstream)
@@ -271,38 +269,14 @@ wait_healthy classic-watchdog "$CLASSIC_PID" "$CLASSIC_PORT"
 
 NGINX_PID=""
 if [ "$NGINX" = 1 ]; then
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-error_log $WORK/nginx/error.log;
-pid $WORK/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx/body;
-    proxy_temp_path $WORK/nginx/proxy;
-    upstream function { server 127.0.0.1:$UPSTREAM_PORT; keepalive 256; }
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            proxy_pass http://function;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-        }
-    }
-}
-CONF
-    "$NGINX_BIN" -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" >"$WORK/nginx.log" 2>&1 &
-    PIDS+=($!)
-    NGINX_PID=$!
+    start_nginx "$WORK/nginx" "$NGINX_PORT" "$UPSTREAM_PORT"
+    PIDS+=("$NGINX_PID")
     for i in $(seq 1 100); do
         if [ "$(http_status "$NGINX_PORT" GET /)" = 200 ]; then break; fi
         sleep 0.05
     done
     if [ "$(http_status "$NGINX_PORT" GET /)" != 200 ]; then
-        NOTES+=("nginx did not answer on port $NGINX_PORT; reference skipped ($(paste -sd' ' "$WORK/nginx.log" "$WORK/nginx/error.log" 2>/dev/null | head -c 300))")
+        NOTES+=("nginx did not answer on port $NGINX_PORT; reference skipped ($(paste -sd' ' "$WORK/nginx/stderr.log" "$WORK/nginx/error.log" 2>/dev/null | head -c 300))")
         NGINX=0
     fi
 fi
