@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::time::Duration;
 
 use faas_provider::ReplicaEndpoint;
 use http::HeaderValue;
@@ -25,6 +26,8 @@ pub(crate) struct ReplicaState {
 pub struct InFlight {
     by_address: RwLock<HashMap<SocketAddr, Arc<ReplicaState>>>,
     next: AtomicUsize,
+    /// Set once the idle-connection reaper runs.
+    reaper: OnceLock<()>,
 }
 
 /// A call in flight to one replica; dropping it ends the call.
@@ -127,6 +130,47 @@ impl InFlight {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|_, state| Arc::strong_count(state) > 1);
+    }
+
+    /// Closes, at every replica, the keep-alive connections idle for `timeout` or longer;
+    /// returns how many.
+    pub fn close_idle_connections(&self, timeout: Duration) -> usize {
+        self.by_address
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|state| state.connections.close_idle(timeout))
+            .sum()
+    }
+
+    /// Starts, the first time it is called, a task that every quarter of `timeout` closes the
+    /// connections idle for `timeout` (so each goes after `timeout` to `1.25 * timeout`); the
+    /// task ends with the last clone of `self`. A zero `timeout` starts nothing: idle
+    /// connections then stay open until their replica closes them or goes away. Call it from
+    /// within a tokio runtime.
+    pub fn reap_idle_connections(self: &Arc<Self>, timeout: Duration) {
+        if timeout.is_zero() {
+            return;
+        }
+        self.reaper.get_or_init(|| {
+            let in_flight = Arc::downgrade(self);
+            let period = (timeout / 4).max(Duration::from_millis(10));
+            tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(period);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    let Some(in_flight) = in_flight.upgrade() else {
+                        return;
+                    };
+                    let closed = in_flight.close_idle_connections(timeout);
+                    if closed > 0 {
+                        tracing::debug!(closed, "closed idle replica connections");
+                    }
+                }
+            });
+        });
     }
 
     fn state(&self, address: SocketAddr) -> Arc<ReplicaState> {

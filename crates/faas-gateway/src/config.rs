@@ -49,6 +49,10 @@ pub struct GatewayConfig {
     /// (the process provider's `healthcheck_interval`, 1 s): a replica taken out of the list
     /// keeps answering for that long.
     pub endpoint_cache_ttl: Duration,
+    /// How long a keep-alive connection to a replica may stay idle before the gateway closes
+    /// it (it goes between this and 1.25 times this). Zero keeps idle connections until their
+    /// replica closes them or goes away.
+    pub idle_connection_timeout: Duration,
     /// The autoscaler's settings (it runs only when started, see
     /// [`Gateway::start_autoscaler`](crate::Gateway::start_autoscaler)).
     pub autoscaler: AutoscalerConfig,
@@ -80,7 +84,8 @@ impl Default for AutoscalerConfig {
 
 impl Default for GatewayConfig {
     /// Auth off, 60 s upstream timeout, 5 s ready wait, 1 MiB JSON, 512 MiB packages,
-    /// metrics on, 30 s cold-start timeout, 100 ms endpoint cache, autoscaler defaults.
+    /// metrics on, 30 s cold-start timeout, 100 ms endpoint cache, idle connections closed
+    /// after 90 s (as Go's default HTTP transport does), autoscaler defaults.
     fn default() -> Self {
         GatewayConfig {
             auth: None,
@@ -96,6 +101,7 @@ impl Default for GatewayConfig {
             metrics: true,
             cold_start_timeout: Duration::from_secs(30),
             endpoint_cache_ttl: Duration::from_millis(100),
+            idle_connection_timeout: Duration::from_secs(90),
             autoscaler: AutoscalerConfig::default(),
         }
     }

@@ -6,10 +6,12 @@
 //! has been passed on ([`Lease`]); a connection the replica closed, or one whose answer was
 //! abandoned half-read, is dropped instead. That is all the pooling a proxy to loopback
 //! replicas needs: no per-call key hashing, no shared map, one short lock per call.
+//! Connections left idle for the gateway's `idle_connection_timeout` are closed by
+//! [`Connections::close_idle`], which the balancer's reaper calls for every replica.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use http::{Request, Response};
@@ -25,10 +27,16 @@ const MAX_IDLE: usize = 1024;
 /// How long opening a connection to a replica may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A replica's idle connections, most recently used last.
+/// A replica's idle connections, most recently used last (so oldest first).
 #[derive(Default)]
 pub(crate) struct Connections {
-    idle: Mutex<Vec<SendRequest<Body>>>,
+    idle: Mutex<Vec<Idle>>,
+}
+
+/// An idle connection and when it was given back.
+struct Idle {
+    sender: SendRequest<Body>,
+    since: Instant,
 }
 
 impl std::fmt::Debug for Connections {
@@ -73,7 +81,10 @@ impl Drop for Lease {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
                 if idle.len() < MAX_IDLE {
-                    idle.push(sender);
+                    idle.push(Idle {
+                        sender,
+                        since: Instant::now(),
+                    });
                 }
             }
         }
@@ -86,6 +97,18 @@ impl Connections {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
+            .map(|idle| idle.sender)
+    }
+
+    /// Closes the connections that have been idle for `timeout` or longer; returns how many.
+    pub(crate) fn close_idle(&self, timeout: Duration) -> usize {
+        let now = Instant::now();
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // Given back in time order, so the stale ones are a prefix.
+        let stale = idle.partition_point(|idle| now.duration_since(idle.since) >= timeout);
+        // Dropping a connection's only sender ends its task, which closes the socket.
+        idle.drain(..stale);
+        stale
     }
 }
 
@@ -145,4 +168,125 @@ async fn connect(address: SocketAddr) -> Result<SendRequest<Body>, ForwardError>
         let _ = connection.await;
     });
     Ok(sender)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use faas_provider::ReplicaEndpoint;
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+    use crate::balancer::InFlight;
+
+    /// A replica on a free loopback port that answers `ok` and counts its open connections.
+    async fn replica() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let open = Arc::new(AtomicUsize::new(0));
+        let counter = open.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(|_| async {
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                    counter.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        (address, open)
+    }
+
+    /// One call to the replica, its answer read to the end and its connection given back.
+    async fn call(replica: &Arc<ReplicaState>, address: SocketAddr) {
+        let request = Request::builder()
+            .uri("/")
+            .header(http::header::HOST, address.to_string())
+            .body(Body::empty())
+            .unwrap();
+        let (response, lease) = send(replica, address, request).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "ok");
+        drop(lease);
+    }
+
+    async fn wait_for(open: &AtomicUsize, want: usize) {
+        for _ in 0..500 {
+            if open.load(Ordering::SeqCst) == want {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the replica has {} connections open, not {want}",
+            open.load(Ordering::SeqCst)
+        );
+    }
+
+    #[tokio::test]
+    async fn connections_idle_for_the_timeout_are_closed_and_others_kept() {
+        let (address, open) = replica().await;
+        let replica_state = Arc::new(ReplicaState::default());
+        call(&replica_state, address).await;
+        call(&replica_state, address).await;
+        // Reused: one connection for both calls, kept while it is fresh.
+        wait_for(&open, 1).await;
+        assert_eq!(
+            replica_state
+                .connections
+                .close_idle(Duration::from_secs(60)),
+            0
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(
+            replica_state
+                .connections
+                .close_idle(Duration::from_secs(60)),
+            0
+        );
+        assert_eq!(
+            replica_state
+                .connections
+                .close_idle(Duration::from_millis(20)),
+            1
+        );
+        // Closed for real: the replica sees the connection end.
+        wait_for(&open, 0).await;
+        // The next call opens a new one.
+        call(&replica_state, address).await;
+        wait_for(&open, 1).await;
+    }
+
+    #[tokio::test]
+    async fn the_reaper_closes_idle_connections_of_every_replica() {
+        let (first, first_open) = replica().await;
+        let (second, second_open) = replica().await;
+        let in_flight = Arc::new(InFlight::default());
+        let endpoints: Vec<ReplicaEndpoint> = [first, second]
+            .into_iter()
+            .map(|address| ReplicaEndpoint {
+                instance: address.to_string(),
+                address,
+            })
+            .collect();
+        let set = in_flight.replica_set(&endpoints);
+        for _ in 0..2 {
+            let guard = set.pick().unwrap();
+            call(guard.replica(), guard.address()).await;
+        }
+        wait_for(&first_open, 1).await;
+        wait_for(&second_open, 1).await;
+        in_flight.reap_idle_connections(Duration::from_millis(200));
+        wait_for(&first_open, 0).await;
+        wait_for(&second_open, 0).await;
+    }
 }

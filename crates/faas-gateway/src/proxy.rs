@@ -242,7 +242,7 @@ pub(crate) async fn function_entry(
         .await
         .map_err(|err| not_found(namespace, name, err))?;
     let entry = state.entry(namespace, name);
-    drop(entry.store_replicas(state.in_flight.replica_set(&endpoints)));
+    drop(entry.store_replicas(state.replica_set(&endpoints)));
     Ok(entry)
 }
 
@@ -256,7 +256,7 @@ async fn refresh_and_pick(
         .endpoints(entry.namespace(), entry.name())
         .await
         .map_err(|err| not_found(entry.namespace(), entry.name(), err))?;
-    Ok(entry.store_replicas(state.in_flight.replica_set(&endpoints)))
+    Ok(entry.store_replicas(state.replica_set(&endpoints)))
 }
 
 /// A ready replica of the function. From the cache when it is fresh; otherwise from the

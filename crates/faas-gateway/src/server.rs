@@ -6,12 +6,12 @@ use std::time::Duration;
 use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::Router;
-use faas_provider::Provider;
+use faas_provider::{Provider, ReplicaEndpoint};
 use http::StatusCode;
 
 use crate::auth::{require_basic_auth, BasicAuth};
 use crate::autoscaler::{Autoscaler, AutoscalerTask, Clock, SystemClock};
-use crate::balancer::InFlight;
+use crate::balancer::{InFlight, ReplicaSet};
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::functions::{FunctionEntry, FunctionTable};
@@ -69,6 +69,14 @@ impl Shared {
                 .map(|metrics| metrics.function(namespace, name));
             FunctionEntry::new(namespace, name, metrics)
         })
+    }
+
+    /// `endpoints` with their per-replica state, for the function's replica cache. The first
+    /// call starts the reaper of idle replica connections.
+    pub(crate) fn replica_set(&self, endpoints: &[ReplicaEndpoint]) -> ReplicaSet {
+        self.in_flight
+            .reap_idle_connections(self.config.idle_connection_timeout);
+        self.in_flight.replica_set(endpoints)
     }
 
     /// The function changed (scaled, updated): its cached replicas are out of date.
