@@ -76,6 +76,11 @@ pub struct Args {
     /// How often the autoscaler looks at load (0s turns it off).
     #[arg(long, env = "FAASD_AUTOSCALE_INTERVAL")]
     pub autoscale_interval: Option<String>,
+    /// Threads that serve calls and run the platform. 1 runs it all on one thread (the least
+    /// CPU per proxied call: no wake-ups across threads); 0, the default, takes half the cores,
+    /// at least one, leaving the rest to the functions' replicas.
+    #[arg(long, env = "FAASD_THREADS")]
+    pub threads: Option<usize>,
 }
 
 /// The same settings as a TOML file.
@@ -101,6 +106,7 @@ pub struct FileConfig {
     pub metrics: Option<bool>,
     pub cold_start_timeout: Option<String>,
     pub autoscale_interval: Option<String>,
+    pub threads: Option<usize>,
 }
 
 /// Everything faasd needs, resolved.
@@ -123,6 +129,8 @@ pub struct Config {
     pub metrics: bool,
     pub cold_start_timeout: Duration,
     pub autoscale_interval: Duration,
+    /// Runtime threads, at least one (1: a single-threaded runtime).
+    pub threads: usize,
 }
 
 /// Which queue backend holds asynchronous calls.
@@ -243,8 +251,17 @@ impl Config {
                 args.autoscale_interval.or(file.autoscale_interval),
                 Duration::from_secs(1),
             )?,
+            threads: match args.threads.or(file.threads).unwrap_or(0) {
+                0 => half_the_cores(),
+                n => n,
+            },
         })
     }
+}
+
+/// Half the cores this process may run on, at least one.
+fn half_the_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -337,6 +354,22 @@ mod tests {
         assert!(!config.metrics);
         assert_eq!(config.cold_start_timeout, Duration::from_secs(5));
         assert!(config.autoscale_interval.is_zero());
+    }
+
+    #[test]
+    fn threads_default_to_half_the_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let config = Config::resolve(args(&[])).unwrap();
+        assert_eq!(config.threads, (cores / 2).max(1));
+        assert_eq!(
+            Config::resolve(args(&["--threads", "0"])).unwrap().threads,
+            config.threads
+        );
+        assert_eq!(
+            Config::resolve(args(&["--threads", "3"])).unwrap().threads,
+            3
+        );
+        assert!(Args::try_parse_from(["faasd", "--threads", "-1"]).is_err());
     }
 
     #[test]

@@ -29,17 +29,29 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let config = match Config::resolve(args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("faasd: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let mut builder = match config.threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        threads => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        }
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("faasd: cannot start the runtime: {err}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(config)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("faasd: {err:#}");
@@ -48,8 +60,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
-    let config = Config::resolve(args)?;
+async fn run(config: Config) -> anyhow::Result<()> {
     data_dir::prepare(&config.data_dir)?;
     let credentials = data_dir::credentials(&config.data_dir)?;
 
