@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{check_pattern_stream, client, pattern, process_alive, Watchdog};
+use common::{check_pattern_stream, client, pattern, process_alive, TextBody, Watchdog};
 
 #[tokio::test]
 async fn classic_passes_body_headers_path_and_query() {
@@ -35,14 +35,7 @@ async fn classic_passes_body_headers_path_and_query() {
 #[tokio::test]
 async fn fprocess_words_split_like_a_shell_without_a_shell() {
     let watchdog = Watchdog::start(&[("fprocess", r#"printf "%s-%s" "a b" 'c;d'"#)]);
-    let text = client()
-        .get(watchdog.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client().get(watchdog.url("/")).text_body().await;
     assert_eq!(text, "a b-c;d");
 }
 
@@ -95,37 +88,16 @@ async fn a_process_that_writes_nothing_answers_empty() {
 async fn combine_output_puts_stderr_in_the_response_only_in_classic_mode() {
     let script = "sh -c 'echo out; echo err >&2'";
     let combined = Watchdog::start(&[("fprocess", script)]);
-    let text = client()
-        .post(combined.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client().post(combined.url("/")).text_body().await;
     assert!(text.contains("out") && text.contains("err"), "{text:?}");
 
     let separate = Watchdog::start(&[("fprocess", script), ("combine_output", "false")]);
-    let text = client()
-        .post(separate.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client().post(separate.url("/")).text_body().await;
     assert_eq!(text, "out\n");
     separate.wait_for_log("stderr: err");
 
     let serializing = Watchdog::start(&[("fprocess", script), ("mode", "serializing")]);
-    let text = client()
-        .post(serializing.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client().post(serializing.url("/")).text_body().await;
     assert_eq!(text, "out\n");
     serializing.wait_for_log("stderr: err");
 }
@@ -294,15 +266,7 @@ async fn concurrent_callers_each_get_their_own_answer() {
         let url = watchdog.url("/");
         async move {
             let body = format!("caller {i}");
-            let text = client
-                .post(url)
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = client.post(url).body(body.clone()).text_body().await;
             assert_eq!(text, body);
         }
     });
@@ -316,12 +280,8 @@ async fn marshal_request_wraps_headers_and_body_as_json() {
         .post(watchdog.url("/"))
         .header("X-Thing", "1")
         .body("hi")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["body"]["raw"], "aGk=");
     assert_eq!(json["header"]["header"]["X-Thing"][0], "1");
@@ -359,14 +319,7 @@ async fn a_flood_of_stderr_reaches_the_log_whole_and_in_order() {
         ("mode", "serializing"),
         ("prefix_logs", "false"),
     ]);
-    let text = client()
-        .post(watchdog.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client().post(watchdog.url("/")).text_body().await;
     assert_eq!(text, "done\n");
     let logs = watchdog.wait_for_log(&format!("line-{LINES}\n"));
     let numbers: Vec<usize> = logs

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{check_pattern_stream, client, fixtures, free_port, pattern, Watchdog};
+use common::{check_pattern_stream, client, fixtures, free_port, pattern, TextBody, Watchdog};
 
 fn upstream_vars(upstream_port: u16) -> Vec<(String, String)> {
     vec![
@@ -47,12 +47,8 @@ async fn proxies_method_path_query_headers_and_body() {
     let headers = client()
         .get(watchdog.url("/headers"))
         .header("X-Custom", "yes")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     assert!(
         headers.to_lowercase().contains("x-custom: yes"),
         "{headers}"
@@ -100,12 +96,8 @@ async fn buffer_http_sends_a_content_length() {
     let text = client()
         .post(watchdog.url("/"))
         .body(body)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     assert_eq!(text, "part one, part two");
 }
 
@@ -126,12 +118,8 @@ async fn a_dead_upstream_is_restarted() {
     let watchdog = start(&[]);
     let pid: u32 = client()
         .get(watchdog.url("/pid"))
-        .send()
+        .text_body()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
         .parse()
         .unwrap();
     std::process::Command::new("kill")

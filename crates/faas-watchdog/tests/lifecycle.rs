@@ -5,7 +5,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{client, Watchdog, BINARY};
+use common::{client, TextBody, Watchdog, BINARY};
 
 fn run_with_env(vars: &[(&str, &str)]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
@@ -126,12 +126,8 @@ async fn metrics_count_calls_by_code_and_method() {
             "http://127.0.0.1:{}/metrics",
             watchdog.metrics_port
         ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_body()
+        .await;
     assert!(
         text.contains("http_requests_total{code=\"200\",method=\"post\"} 3"),
         "{text}"
@@ -223,14 +219,7 @@ async fn secrets_are_readable_where_the_function_is_told() {
         ),
         ("secrets_bind_from", source.as_str()),
     ]);
-    let text = client()
-        .post(watchdog.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = client().post(watchdog.url("/")).text_body().await;
     let running_as_root = std::process::Command::new("id")
         .arg("-u")
         .output()

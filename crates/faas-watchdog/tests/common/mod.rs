@@ -256,3 +256,19 @@ pub fn client() -> reqwest::Client {
         .build()
         .expect("http client")
 }
+
+/// Sends a request and reads its whole answer as text; panics if either fails.
+pub trait TextBody {
+    async fn text_body(self) -> String;
+}
+
+impl TextBody for reqwest::RequestBuilder {
+    async fn text_body(self) -> String {
+        self.send()
+            .await
+            .expect("the request was answered")
+            .text()
+            .await
+            .expect("the answer's body was read")
+    }
+}
