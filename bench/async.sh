@@ -11,6 +11,8 @@ set -euo pipefail
 DURATION=${DURATION:-5}
 CALLS=${CALLS:-2000}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib/common.sh
+. "$ROOT/bench/lib/common.sh"
 T=${CARGO_TARGET_DIR:-$ROOT/target}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 features=()
@@ -19,15 +21,11 @@ features=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/async-bench.XXXXXX")
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 2
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_pids
   [ "${NATS:-0}" = 1 ] && bash "$ROOT/scripts/nats-server.sh" stop "$NATS_PORT" "$WORK/nats" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 CB_PORT=$(port)
 "$T/release/examples/hello_upstream" "$CB_PORT" >/dev/null 2>&1 &

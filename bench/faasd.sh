@@ -18,7 +18,8 @@ FUNCTIONS=${FUNCTIONS:-100}
 NGINX=${NGINX:-1}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 T=${CARGO_TARGET_DIR:-$ROOT/target}
-say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/lib/common.sh
+. "$ROOT/bench/lib/common.sh"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 # shellcheck source=bench/lib/nginx.sh
@@ -30,19 +31,10 @@ say "building (release)"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/faasd-bench.XXXXXX")
 PIDS=()
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for _ in $(seq 150); do
-    alive=0
-    for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_pids
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now_ms() { date +%s%3N; }
 rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
 wrk_run() { # url -> "rps p50 p99"
@@ -51,7 +43,6 @@ wrk_run() { # url -> "rps p50 p99"
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
     END {print rps, p50, p99}'
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 GW_PORT=$(port)
 DATA=$WORK/data
@@ -101,7 +92,6 @@ if [ "$NGINX" = 1 ]; then
     NGINX=0
   fi
 fi
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 # url pid -> "rps p50 p99 us_per_call" (CPU time of pid per call over the run)
 wrk_cpu() {

@@ -43,7 +43,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 FWATCHDOG=$TARGET_DIR/dist/fwatchdog
 UPSTREAM=$TARGET_DIR/release/examples/hello_upstream
 
-say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/lib/common.sh
+. "$ROOT/bench/lib/common.sh"
 die() {
     say "watchdog.sh: $*"
     exit 1
@@ -55,22 +56,7 @@ PIDS=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/watchdog-bench.XXXXXX")
 
 cleanup() {
-    local pid i alive
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for i in $(seq 1 50); do
-        alive=0
-        for pid in "${PIDS[@]}"; do
-            if kill -0 "$pid" 2>/dev/null; then alive=1; fi
-        done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for pid in "${PIDS[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    wait 2>/dev/null || true
+    stop_pids
     if [ -n "$KEEP_LOGS" ]; then
         say "logs kept in $WORK"
     else
@@ -199,7 +185,6 @@ CPU=()     # "target round us_per_call" for the proxies
 NOTES=()   # wrk errors worth a look
 
 # utime+stime of PID in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # Runs wrk against URL; records a row for TARGET/ROUND, and the CPU time PID (when given)
 # spent per call.
@@ -235,7 +220,6 @@ run_wrk() {
     fi
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 column_of() { # TARGET COLUMN -> that column of TARGET's rows, one per line
     printf '%s\n' "${RESULTS[@]}" | awk -v t="$1" -v c="$2" '$1 == t { print $c }'
 }
