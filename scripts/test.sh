@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# faas-cli's `template pull` tests clone repositories they make with a real git.
+command -v git >/dev/null 2>&1 || need_apt+=(git)
 # The queue's NATS tests start a real nats-server; install it once here rather than from
 # tests running in parallel (apt's lock would make them wait on each other).
 { command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; } || need_apt+=(nats-server)

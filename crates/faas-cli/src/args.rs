@@ -155,6 +155,9 @@ pub struct BuildArgs {
     /// Extra build arguments KEY=VALUE, passed to build steps as environment.
     #[arg(short = 'b', long = "build-arg", value_name = "KEY=VALUE")]
     pub build_arg: Vec<String>,
+    /// Do not pull the stack's `configuration.templates` that are missing from ./template/.
+    #[arg(long)]
+    pub disable_stack_pull: bool,
 }
 
 /// `push`.
@@ -469,6 +472,51 @@ pub struct TemplateArgs {
 pub enum TemplateCommand {
     /// The template store.
     Store(TemplateStoreArgs),
+    /// Download templates from a git repository into ./template/.
+    Pull(TemplatePullArgs),
+}
+
+/// `template pull [REPOSITORY_URL [TEMPLATE_PATH]]` and `template pull stack`.
+#[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "REPOSITORY_URL may name a branch or tag after '#': \
+                  faas-cli template pull https://github.com/openfaas/templates#1.0\n\
+                  Without it: $OPENFAAS_TEMPLATE_URL, else https://github.com/openfaas/templates.git"
+)]
+pub struct TemplatePullArgs {
+    /// `stack`: pull the stack file's `configuration.templates`.
+    #[command(subcommand)]
+    pub command: Option<TemplatePullCommand>,
+    /// The git repository (URL or local folder), optionally `#branch-or-tag`.
+    pub repository: Option<String>,
+    /// The folder holding the templates inside the repository (default `template`).
+    pub template_path: Option<String>,
+    /// Pull flags.
+    #[command(flatten)]
+    pub flags: TemplatePullFlags,
+}
+
+/// Flags of both `template pull` forms.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct TemplatePullFlags {
+    /// Replace templates already in ./template/.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Keep the temporary clone and say where it is.
+    #[arg(long)]
+    pub debug: bool,
+}
+
+/// `template pull` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TemplatePullCommand {
+    /// Pull the templates the stack file's `configuration.templates` names.
+    Stack {
+        /// Pull flags.
+        #[command(flatten)]
+        flags: TemplatePullFlags,
+    },
 }
 
 /// `template store`.

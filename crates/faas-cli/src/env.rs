@@ -16,6 +16,8 @@ pub struct CliEnv {
     pub openfaas_prefix: Option<String>,
     /// `OPENFAAS_STORE`: the store catalog to read.
     pub openfaas_store: Option<String>,
+    /// `OPENFAAS_TEMPLATE_URL`: the repository `template pull` fetches from by default.
+    pub openfaas_template_url: Option<String>,
     /// `FAAS_WATCHDOG`: the fwatchdog binary `local-run` starts.
     pub faas_watchdog: Option<PathBuf>,
     /// `HOME`.
@@ -43,6 +45,7 @@ impl CliEnv {
             openfaas_config: get("OPENFAAS_CONFIG").map(PathBuf::from),
             openfaas_prefix: get("OPENFAAS_PREFIX"),
             openfaas_store: get("OPENFAAS_STORE"),
+            openfaas_template_url: get("OPENFAAS_TEMPLATE_URL"),
             faas_watchdog: get("FAAS_WATCHDOG").map(PathBuf::from),
             home: get("HOME").map(PathBuf::from),
             path: get("PATH"),

@@ -14,6 +14,7 @@
 //! - [`auth_config`] — `config.yml` with saved credentials.
 //! - [`gateway`] — the REST client, with errors that say what to do next.
 //! - [`templates`] — built-in and on-disk templates, `template.yml`.
+//! - [`template_pull`] — `template pull`: a git repository's templates into `./template/`.
 //! - [`package`] — building a function into `./build/<fn>/` and `./build/<fn>.tar.gz`.
 //! - [`store`] — the function store catalog and its built-in packages.
 //! - [`output`] — tables and log lines as pure functions (golden-tested).
@@ -32,4 +33,5 @@ pub mod output;
 pub mod package;
 pub mod stack;
 pub mod store;
+pub mod template_pull;
 pub mod templates;

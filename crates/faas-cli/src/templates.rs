@@ -44,8 +44,8 @@ pub enum TemplateError {
         /// The ones there are.
         available: String,
     },
-    /// `configuration.templates` points at something we cannot fetch.
-    #[error("template {name:?} comes from {source_url:?}, which faas-cli cannot fetch here: download it into ./template/{name}/ (OpenFaaS's `template pull` layout) or give a local folder as its source")]
+    /// A `configuration.templates` entry from git is not in ./template/.
+    #[error("template {name:?} comes from {source_url:?} but ./template/{name}/ is missing: run `faas-cli template pull stack` (build and up pull it themselves unless given --disable-stack-pull), and check that the repository has a template/{name}/ folder")]
     Remote {
         /// The template's name.
         name: String,
@@ -219,7 +219,7 @@ impl TemplateSources {
     /// Finds and loads `lang`.
     pub fn load(&self, lang: &str) -> Result<Template, TemplateError> {
         if let Some((name, source)) = self.configured.iter().find(|(n, _)| n == lang) {
-            if source.contains("://") || source.starts_with("git@") {
+            if crate::template_pull::is_git_remote(source) {
                 let local = self.dir.join("template").join(name);
                 if local.is_dir() {
                     return load_folder(name, &local);

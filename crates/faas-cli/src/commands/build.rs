@@ -22,7 +22,7 @@ pub fn image_of(function: &Function) -> String {
     }
 }
 
-fn stack_names(stack: &Stack) -> String {
+pub(crate) fn stack_names(stack: &Stack) -> String {
     if stack.files.is_empty() {
         "the stack file".to_owned()
     } else {
@@ -67,6 +67,15 @@ pub fn build_stack(
             .iter()
             .map(|t| (t.name.clone(), t.source.clone()))
             .collect();
+    }
+    if !args.disable_stack_pull {
+        let langs: Vec<&str> = stack
+            .functions
+            .values()
+            .filter(|f| !f.skip_build && only.is_none_or(|o| o.contains(&f.name)))
+            .map(|f| f.lang.as_str())
+            .collect();
+        super::template::pull_missing(ctx, stack, &langs)?;
     }
     let options = BuildOptions {
         shrinkwrap: args.shrinkwrap,
