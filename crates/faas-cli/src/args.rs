@@ -265,6 +265,12 @@ pub struct InvokeArgs {
     /// Where the async result is posted (X-Callback-Url).
     #[arg(long)]
     pub callback_url: Option<String>,
+    /// Name of the header that carries the body's HMAC signature (with --key).
+    #[arg(long, value_name = "HEADER")]
+    pub sign: Option<String>,
+    /// Key the body is signed with: the header's value is `sha1=<hex HMAC-SHA1>` (with --sign).
+    #[arg(long)]
+    pub key: Option<String>,
 }
 
 /// How `list` sorts.

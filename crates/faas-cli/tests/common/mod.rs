@@ -284,16 +284,21 @@ impl Project {
 
     /// Invokes `name` with `body` until it answers `expected` (a replica may be starting).
     pub fn invoke_until(&self, name: &str, body: &str, expected: &str) -> String {
+        self.run_until(&["invoke", name], body, expected)
+    }
+
+    /// Runs faas-cli `args` with `body` on stdin until it succeeds and prints `expected`.
+    pub fn run_until(&self, args: &[&str], body: &str, expected: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let run = self.run_stdin(&["invoke", name], body.as_bytes());
+            let run = self.run_stdin(args, body.as_bytes());
             let out = run.stdout();
             if run.success() && out.trim_end() == expected {
                 return out;
             }
             if Instant::now() > deadline {
                 panic!(
-                    "invoke {name} never answered {expected:?}: last stdout {out:?}, stderr {}",
+                    "faas-cli {args:?} never printed {expected:?}: last stdout {out:?}, stderr {}",
                     run.stderr()
                 );
             }
