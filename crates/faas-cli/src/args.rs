@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::image_tag::TagFormat;
+
 /// The whole command line.
 #[derive(Debug, Parser)]
 #[command(
@@ -158,11 +160,18 @@ pub struct BuildArgs {
     /// Do not pull the stack's `configuration.templates` that are missing from ./template/.
     #[arg(long)]
     pub disable_stack_pull: bool,
+    /// Image tag from git: latest (as the stack says), sha, branch or describe.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_tag_format)]
+    pub tag: Option<TagFormat>,
 }
 
 /// `push`.
 #[derive(Debug, Args, Clone, Default)]
-pub struct PushArgs {}
+pub struct PushArgs {
+    /// Image tag from git: latest (as the stack says), sha, branch or describe.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_tag_format)]
+    pub tag: Option<TagFormat>,
+}
 
 /// Fields of a deployment that flags may set or add to (deploy, up, store deploy).
 #[derive(Debug, Args, Clone, Default)]
@@ -217,6 +226,9 @@ pub struct DeployArgs {
     /// The function's name when deploying with --image.
     #[arg(long)]
     pub name: Option<String>,
+    /// Image tag from git: latest (as the stack says), sha, branch or describe.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_tag_format)]
+    pub tag: Option<TagFormat>,
     /// Deployment flags.
     #[command(flatten)]
     pub flags: DeployFlags,
@@ -640,6 +652,11 @@ pub struct CompletionArgs {
     /// The shell.
     #[arg(long, value_enum)]
     pub shell: Shell,
+}
+
+/// `--tag`'s values.
+fn parse_tag_format(text: &str) -> Result<TagFormat, crate::image_tag::TagError> {
+    text.parse()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! - [`gateway`] — the REST client, with errors that say what to do next.
 //! - [`templates`] — built-in and on-disk templates, `template.yml`.
 //! - [`template_pull`] — `template pull`: a git repository's templates into `./template/`.
+//! - [`image_tag`] — `--tag=sha|branch|describe`: image tags from git metadata.
 //! - [`package`] — building a function into `./build/<fn>/` and `./build/<fn>.tar.gz`.
 //! - [`store`] — the function store catalog and its built-in packages.
 //! - [`output`] — tables and log lines as pure functions (golden-tested).
@@ -29,6 +30,7 @@ pub mod context;
 pub mod crd;
 pub mod env;
 pub mod gateway;
+pub mod image_tag;
 pub mod output;
 pub mod package;
 pub mod stack;

@@ -463,3 +463,79 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn tag_formats_name_images_from_git() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    project.run(&["new", "tagged", "--lang", "bash", "-q"]).ok();
+    common::git(project.path(), &["init", "--quiet"]);
+    common::git(project.path(), &["add", "tagged", "tagged.yml"]);
+    common::git(project.path(), &["commit", "--quiet", "-m", "tagged"]);
+    common::git(project.path(), &["tag", "v1"]);
+    let sha = common::git(project.path(), &["rev-parse", "--short", "HEAD"]);
+
+    let build = project
+        .run(&["build", "-f", "tagged.yml", "--tag", "sha"])
+        .ok()
+        .stdout();
+    assert!(
+        build.contains(&format!("Image: tagged:latest-{sha} built")),
+        "{build}"
+    );
+    let build = project
+        .run(&["build", "-f", "tagged.yml", "--tag=describe"])
+        .ok()
+        .stdout();
+    assert!(build.contains("Image: tagged:latest-v1 built"), "{build}");
+
+    // build, push and deploy name the same tagged image; so does up.
+    project.run(&["up", "-f", "tagged.yml"]).ok();
+    let describe = project.run(&["describe", "tagged"]).ok().stdout();
+    assert!(!describe.contains(&sha), "{describe}");
+    let image = format!("tagged:latest-main-{sha}");
+    for command in ["build", "push", "deploy"] {
+        let out = project
+            .run(&[command, "-f", "tagged.yml", "--tag", "branch"])
+            .ok()
+            .stdout();
+        if command == "push" {
+            assert!(out.contains(&format!("Pushed {image}")), "{out}");
+        }
+    }
+    let describe = project.run(&["describe", "tagged"]).ok().stdout();
+    assert!(describe.contains(&image), "{describe}");
+    project.invoke_until("tagged", "hi", "hi");
+    let up = project
+        .run(&["up", "-f", "tagged.yml", "--tag", "sha"])
+        .ok()
+        .stdout();
+    assert!(up.contains(&format!("Pushed tagged:latest-{sha}")), "{up}");
+    let describe = project.run(&["describe", "tagged"]).ok().stdout();
+    assert!(
+        describe.contains(&format!("tagged:latest-{sha}")),
+        "{describe}"
+    );
+
+    for (tag, expected) in [
+        ("digest", "--tag=digest hashes a Docker build context"),
+        ("version", "unknown image tag format"),
+    ] {
+        let err = project
+            .run(&["build", "-f", "tagged.yml", "--tag", tag])
+            .fails();
+        assert!(err.contains(expected), "{tag}: {err}");
+    }
+    let err = project
+        .run(&["deploy", "--image", "x:1", "--name", "x", "--tag", "sha"])
+        .fails();
+    assert!(err.contains("give the tag in the image"), "{err}");
+
+    // Outside a git work tree git metadata cannot be read: say so.
+    let plain = Project::logged_in(&faasd);
+    plain.run(&["new", "plain", "--lang", "bash", "-q"]).ok();
+    let err = plain
+        .run(&["build", "-f", "plain.yml", "--tag", "sha"])
+        .fails();
+    assert!(err.contains("--tag=sha reads git metadata"), "{err}");
+}

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{Faasd, Project};
 
@@ -19,7 +18,7 @@ impl TemplateRepo {
         let repo = TemplateRepo {
             dir: tempfile::tempdir().expect("temp dir"),
         };
-        repo.git(&["init", "--quiet", "--initial-branch=main"]);
+        repo.git(&["init", "--quiet"]);
         repo
     }
 
@@ -32,24 +31,7 @@ impl TemplateRepo {
     }
 
     fn git(&self, args: &[&str]) {
-        let status = Command::new("git")
-            .args([
-                "-c",
-                "user.name=test",
-                "-c",
-                "user.email=test@example.invalid",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "tag.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(self.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", self.path())
-            .status()
-            .expect("run git");
-        assert!(status.success(), "git {args:?}");
+        common::git(self.path(), args);
     }
 
     /// A classic-mode template whose handler prints `greeting` and then its input.
@@ -216,13 +198,15 @@ fn pull_at_a_tag_from_another_folder_or_the_environments_url() {
     // Without an argument: $OPENFAAS_TEMPLATE_URL, here a folder relative to the project.
     let mut project = Project::new("http://127.0.0.1:9");
     let copy = project.path().join("templates-repo");
-    let status = Command::new("git")
-        .args(["clone", "--quiet"])
-        .arg(repo.path())
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::git(
+        project.path(),
+        &[
+            "clone",
+            "--quiet",
+            &repo.path().display().to_string(),
+            &copy.display().to_string(),
+        ],
+    );
     project
         .extra_env
         .push(("OPENFAAS_TEMPLATE_URL".into(), "templates-repo#v1".into()));

@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _};
 use crate::args::{BuildArgs, PushArgs, UpArgs};
 use crate::commands::{deploy, human_size, parse_pairs, stderr_is_terminal};
 use crate::context::Context;
+use crate::image_tag::{self, TagFormat};
 use crate::package::{self, BuildOptions, BuiltPackage};
 use crate::stack::{Function, Stack};
 use crate::templates::TemplateSources;
@@ -45,9 +46,29 @@ fn require_functions(stack: &Stack) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The stack, with `--tag` applied to the images of the functions faas-cli builds
+/// (`skip_build` functions keep the image they name).
+pub fn tagged_stack(ctx: &Context, tag: Option<TagFormat>) -> anyhow::Result<Stack> {
+    let mut stack = ctx.require_stack()?;
+    let format = tag.unwrap_or_default();
+    if format == TagFormat::Latest {
+        return Ok(stack);
+    }
+    let git = ctx.env.which("git").context(
+        "--tag reads git metadata, but `git` was not found on PATH: install git or leave out --tag",
+    )?;
+    let suffix = format.suffix(&git, &ctx.cwd)?;
+    for function in stack.functions.values_mut() {
+        if !function.skip_build {
+            function.image = image_tag::tagged(&image_of(function), &suffix);
+        }
+    }
+    Ok(stack)
+}
+
 /// Runs `build`.
 pub fn build(ctx: &Context, args: &BuildArgs) -> anyhow::Result<Vec<BuiltPackage>> {
-    let stack = ctx.require_stack()?;
+    let stack = tagged_stack(ctx, args.tag)?;
     build_stack(ctx, &stack, args, None)
 }
 
@@ -132,8 +153,8 @@ pub fn build_stack(
 }
 
 /// Runs `push`.
-pub async fn push(ctx: &Context, _args: &PushArgs) -> anyhow::Result<()> {
-    let stack = ctx.require_stack()?;
+pub async fn push(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
+    let stack = tagged_stack(ctx, args.tag)?;
     require_functions(&stack)?;
     let client = ctx.client(Some(&stack))?;
     push_stack(ctx, &client, &stack, None).await
@@ -186,7 +207,7 @@ pub async fn push_stack(
 
 /// Runs `up`: build, push, deploy; with `--watch`, again on every change.
 pub async fn up(ctx: &Context, args: UpArgs) -> anyhow::Result<()> {
-    let stack = ctx.require_stack()?;
+    let stack = tagged_stack(ctx, args.build.tag)?;
     let result = up_once(ctx, &stack, &args, None).await;
     if !args.watch {
         return result;
@@ -277,7 +298,7 @@ fn changes(before: &Snapshot, after: &Snapshot) -> Vec<PathBuf> {
 }
 
 async fn watch(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
-    let mut stack = ctx.require_stack()?;
+    let mut stack = tagged_stack(ctx, args.build.tag)?;
     let mut last = snapshot(ctx, &stack);
     println!(
         "Watching {} file(s) of {} for changes (Ctrl+C to stop)...",
@@ -297,7 +318,7 @@ async fn watch(ctx: &Context, args: &UpArgs) -> anyhow::Result<()> {
             .iter()
             .any(|p| stack.files.iter().any(|f| ctx.path(f) == *p));
         if stack_changed {
-            match ctx.require_stack() {
+            match tagged_stack(ctx, args.build.tag) {
                 Ok(reloaded) => stack = reloaded,
                 Err(err) => {
                     eprintln!("Error: {err}");

@@ -21,6 +21,9 @@ pub async fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<()> {
         let Some(name) = args.name.as_deref() else {
             bail!("--name is required with --image: faas-cli deploy --image {image} --name NAME [--fprocess CMD]");
         };
+        if args.tag.is_some() {
+            bail!("--tag tags the images of a stack file's functions; with --image, give the tag in the image: --image NAME:TAG");
+        }
         let stack = ctx.optional_stack()?;
         let client = ctx.client(stack.as_ref())?;
         let function = crate::stack::Function {
@@ -35,7 +38,7 @@ pub async fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<()> {
     if args.name.is_some() || args.fprocess.is_some() {
         bail!("--name and --fprocess need --image: faas-cli deploy --image IMAGE --name NAME [--fprocess CMD], or use a stack file with -f");
     }
-    let stack = ctx.require_stack()?;
+    let stack = crate::commands::build::tagged_stack(ctx, args.tag)?;
     let client = ctx.client(Some(&stack))?;
     deploy_stack(ctx, &client, &stack, &args.flags, None).await
 }

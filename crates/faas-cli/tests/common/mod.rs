@@ -307,6 +307,36 @@ impl Project {
     }
 }
 
+/// Runs git in `dir` with a fixed identity and no user or system configuration; answers its
+/// trimmed stdout and panics when it fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.invalid",
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "tag.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 /// Plain HTTP GET on loopback (no extra client crate): status and body.
 pub fn http_post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
