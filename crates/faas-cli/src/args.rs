@@ -160,6 +160,9 @@ pub struct BuildArgs {
     /// Do not pull the stack's `configuration.templates` that are missing from ./template/.
     #[arg(long)]
     pub disable_stack_pull: bool,
+    /// Build this many functions at a time.
+    #[arg(long, default_value_t = 1)]
+    pub parallel: usize,
     /// Image tag from git: latest (as the stack says), sha, branch or describe.
     #[arg(long, value_name = "FORMAT", value_parser = parse_tag_format)]
     pub tag: Option<TagFormat>,

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
@@ -12,7 +14,7 @@ use crate::context::Context;
 use crate::image_tag::{self, TagFormat};
 use crate::package::{self, BuildOptions, BuiltPackage};
 use crate::stack::{Function, Stack};
-use crate::templates::TemplateSources;
+use crate::templates::{Template, TemplateSources};
 
 /// The image a function deploys: its `image:`, else `<name>:latest`.
 pub fn image_of(function: &Function) -> String {
@@ -98,11 +100,13 @@ pub fn build_stack(
             .collect();
         super::template::pull_missing(ctx, stack, &langs)?;
     }
+    let workers = args.parallel.max(1);
     let options = BuildOptions {
         shrinkwrap: args.shrinkwrap,
         no_cache: args.no_cache,
         verbose: args.verbose,
-        progress: stderr_is_terminal(),
+        // Progress bars of builds running side by side would overwrite each other.
+        progress: workers == 1 && stderr_is_terminal(),
         build_args: parse_pairs(&args.build_arg, "--build-arg")?,
         copy: stack
             .configuration
@@ -112,7 +116,7 @@ pub fn build_stack(
         stack_names: stack_names(stack),
         path: ctx.env.path.clone(),
     };
-    let mut built = Vec::new();
+    let mut jobs = Vec::new();
     for (index, function) in stack.functions.values().enumerate() {
         if only.is_some_and(|o| !o.contains(&function.name)) {
             continue;
@@ -127,27 +131,84 @@ pub fn build_stack(
                 function.name
             );
         }
-        let template = sources.load(&function.lang)?;
-        println!("[{index}] > Building {}.", function.name);
-        let package = package::build(&ctx.cwd, function, &template, &options)?;
-        if options.shrinkwrap {
-            println!(
-                "{} shrink-wrapped to ./build/{}",
-                function.name, function.name
-            );
-        } else {
-            println!(
-                "Image: {} built: ./build/{}.tar.gz ({}, {:.2}s).",
-                image_of(function),
-                function.name,
-                human_size(package.size),
-                package.elapsed.as_secs_f64()
-            );
-        }
-        built.push(package);
+        jobs.push((index, function, sources.load(&function.lang)?));
     }
+    let build = |(index, function, template): &(usize, &Function, Template)| {
+        build_one(ctx, *index, function, template, &options)
+    };
+    let built = if workers == 1 || jobs.len() < 2 {
+        jobs.iter().map(build).collect::<anyhow::Result<Vec<_>>>()?
+    } else {
+        in_parallel(&jobs, workers, build)?
+    };
     if built.len() > 1 {
         println!("Total build time: {:.2}s", started.elapsed().as_secs_f64());
+    }
+    Ok(built)
+}
+
+fn build_one(
+    ctx: &Context,
+    index: usize,
+    function: &Function,
+    template: &Template,
+    options: &BuildOptions,
+) -> anyhow::Result<BuiltPackage> {
+    println!("[{index}] > Building {}.", function.name);
+    let package = package::build(&ctx.cwd, function, template, options)?;
+    if options.shrinkwrap {
+        println!(
+            "{} shrink-wrapped to ./build/{}",
+            function.name, function.name
+        );
+    } else {
+        println!(
+            "Image: {} built: ./build/{}.tar.gz ({}, {:.2}s).",
+            image_of(function),
+            function.name,
+            human_size(package.size),
+            package.elapsed.as_secs_f64()
+        );
+    }
+    Ok(package)
+}
+
+/// `--parallel N`: N threads take the builds in stack order; every build runs to its end,
+/// then the failures (if any) are reported together.
+fn in_parallel<J: Sync>(
+    jobs: &[J],
+    workers: usize,
+    build: impl Fn(&J) -> anyhow::Result<BuiltPackage> + Sync,
+) -> anyhow::Result<Vec<BuiltPackage>> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<anyhow::Result<BuiltPackage>>>> =
+        jobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers.min(jobs.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(job) = jobs.get(i) else { break };
+                let result = build(job);
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            });
+        }
+    });
+    let mut built = Vec::new();
+    let mut failed = Vec::new();
+    for slot in results {
+        match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(Ok(package)) => built.push(package),
+            Some(Err(err)) => failed.push(format!("{err:#}")),
+            None => failed.push("a build did not run".to_owned()),
+        }
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} builds failed:\n{}",
+            failed.len(),
+            jobs.len(),
+            failed.join("\n")
+        );
     }
     Ok(built)
 }
