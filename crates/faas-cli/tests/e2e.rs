@@ -214,23 +214,20 @@ fn secrets_namespaces_version_and_lists() {
 
     // A function that reads its secret, deployed without a stack file.
     project
-        .run(&[
-            "deploy",
-            "--image",
-            "ghcr.io/openfaas/alpine:latest",
-            "--name",
+        .deploy_host_program(
             "reader",
-            "--fprocess",
             "sh -c 'cat \"$secret_mount_path/api-key\"'",
-            "--secret",
-            "api-key",
-            "-l",
-            "team=a",
-            "--annotation",
-            "note=x",
-            "-e",
-            "A=1",
-        ])
+            &[
+                "--secret",
+                "api-key",
+                "-l",
+                "team=a",
+                "--annotation",
+                "note=x",
+                "-e",
+                "A=1",
+            ],
+        )
         .ok();
     project.invoke_until("reader", "", "file-value");
     project
@@ -262,16 +259,7 @@ fn secrets_namespaces_version_and_lists() {
         .fails();
     assert!(err.contains("already exists"), "{err}");
     project
-        .run(&[
-            "deploy",
-            "--image",
-            "ghcr.io/openfaas/alpine:latest",
-            "--name",
-            "reader",
-            "--fprocess",
-            "cat",
-            "--replace",
-        ])
+        .deploy_host_program("reader", "cat", &["--replace"])
         .ok();
     project.invoke_until("reader", "replaced", "replaced");
 
@@ -285,15 +273,11 @@ fn invoke_flags_and_async() {
     let faasd = Faasd::start();
     let project = Project::logged_in(&faasd);
     project
-        .run(&[
-            "deploy",
-            "--image",
-            "ghcr.io/openfaas/alpine:latest",
-            "--name",
+        .deploy_host_program(
             "req",
-            "--fprocess",
             "sh -c 'echo \"$Http_Method $Http_Query $Http_X_Test $Http_Content_Type\"'",
-        ])
+            &[],
+        )
         .ok();
     project.run_until(
         &[
@@ -313,15 +297,7 @@ fn invoke_flags_and_async() {
     );
     // --sign/--key: the header OpenFaaS's workshop shows for this body and key.
     project
-        .run(&[
-            "deploy",
-            "--image",
-            "ghcr.io/openfaas/alpine:latest",
-            "--name",
-            "signed",
-            "--fprocess",
-            "sh -c 'echo \"$Http_Hmac\"'",
-        ])
+        .deploy_host_program("signed", "sh -c 'echo \"$Http_Hmac\"'", &[])
         .ok();
     project.run_until(
         &["invoke", "signed", "--sign", "Hmac", "--key", "cookie"],

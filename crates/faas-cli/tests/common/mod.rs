@@ -282,6 +282,22 @@ impl Project {
         std::fs::write(path, text).expect("write");
     }
 
+    /// `deploy --image ghcr.io/openfaas/alpine:latest --name NAME --fprocess FPROCESS` plus
+    /// `extra` flags: a function that runs the host's programs (no package to build).
+    pub fn deploy_host_program(&self, name: &str, fprocess: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "deploy",
+            "--image",
+            "ghcr.io/openfaas/alpine:latest",
+            "--name",
+            name,
+            "--fprocess",
+            fprocess,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
     /// Invokes `name` with `body` until it answers `expected` (a replica may be starting).
     pub fn invoke_until(&self, name: &str, body: &str, expected: &str) -> String {
         self.run_until(&["invoke", name], body, expected)
