@@ -543,6 +543,14 @@ pub enum TemplatePullCommand {
 /// `template store`.
 #[derive(Debug, Args)]
 pub struct TemplateStoreArgs {
+    /// The template store (OpenFaaS's templates.json): an http(s) URL or a file; also
+    /// OPENFAAS_TEMPLATE_STORE_URL. Without one, `list` shows the templates faas-cli has and
+    /// `pull` reads OpenFaaS's store.
+    #[arg(short = 'u', long, global = true)]
+    pub url: Option<String>,
+    /// The platform whose templates to show or pull.
+    #[arg(short = 'p', long, global = true, default_value = "x86_64")]
+    pub platform: String,
     /// What to do.
     #[command(subcommand)]
     pub command: TemplateStoreCommand,
@@ -551,9 +559,23 @@ pub struct TemplateStoreArgs {
 /// `template store` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TemplateStoreCommand {
-    /// List the templates `new --lang` accepts.
+    /// List the templates `new --lang` accepts, or a template store's (with --url).
     #[command(visible_alias = "ls")]
     List,
+    /// Show one template of the store.
+    #[command(visible_alias = "inspect")]
+    Describe {
+        /// The template's name, or `source/name`.
+        name: String,
+    },
+    /// Pull a template of the store (its repository) into ./template/.
+    Pull {
+        /// The template's name, or `source/name`.
+        name: String,
+        /// Pull flags.
+        #[command(flatten)]
+        flags: TemplatePullFlags,
+    },
 }
 
 /// `login`.

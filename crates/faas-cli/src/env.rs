@@ -18,6 +18,8 @@ pub struct CliEnv {
     pub openfaas_store: Option<String>,
     /// `OPENFAAS_TEMPLATE_URL`: the repository `template pull` fetches from by default.
     pub openfaas_template_url: Option<String>,
+    /// `OPENFAAS_TEMPLATE_STORE_URL`: the template store `template store` reads.
+    pub openfaas_template_store_url: Option<String>,
     /// `FAAS_WATCHDOG`: the fwatchdog binary `local-run` starts.
     pub faas_watchdog: Option<PathBuf>,
     /// `HOME`.
@@ -46,6 +48,7 @@ impl CliEnv {
             openfaas_prefix: get("OPENFAAS_PREFIX"),
             openfaas_store: get("OPENFAAS_STORE"),
             openfaas_template_url: get("OPENFAAS_TEMPLATE_URL"),
+            openfaas_template_store_url: get("OPENFAAS_TEMPLATE_STORE_URL"),
             faas_watchdog: get("FAAS_WATCHDOG").map(PathBuf::from),
             home: get("HOME").map(PathBuf::from),
             path: get("PATH"),

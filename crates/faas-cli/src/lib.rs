@@ -15,6 +15,7 @@
 //! - [`gateway`] — the REST client, with errors that say what to do next.
 //! - [`templates`] — built-in and on-disk templates, `template.yml`.
 //! - [`template_pull`] — `template pull`: a git repository's templates into `./template/`.
+//! - [`template_store`] — OpenFaaS's `templates.json`, for `template store list|describe|pull`.
 //! - [`image_tag`] — `--tag=sha|branch|describe`: image tags from git metadata.
 //! - [`package`] — building a function into `./build/<fn>/` and `./build/<fn>.tar.gz`.
 //! - [`store`] — the function store catalog and its built-in packages.
@@ -36,4 +37,5 @@ pub mod package;
 pub mod stack;
 pub mod store;
 pub mod template_pull;
+pub mod template_store;
 pub mod templates;

@@ -171,33 +171,8 @@ impl Catalog {
 
     /// Reads a catalog from an http(s) URL or a file path.
     pub async fn load(location: &str, tls_no_verify: bool) -> Result<Catalog, StoreError> {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            let fetch = |reason: String| StoreError::Fetch {
-                url: location.to_owned(),
-                reason,
-            };
-            let client = reqwest::Client::builder()
-                .danger_accept_invalid_certs(tls_no_verify)
-                .timeout(std::time::Duration::from_secs(30))
-                .build()
-                .map_err(|e| fetch(e.to_string()))?;
-            let response = client
-                .get(location)
-                .send()
-                .await
-                .map_err(|e| fetch(e.to_string()))?;
-            if !response.status().is_success() {
-                return Err(fetch(format!("the server answered {}", response.status())));
-            }
-            let bytes = response.bytes().await.map_err(|e| fetch(e.to_string()))?;
-            return Catalog::parse(&bytes, location);
-        }
-        let path = location.strip_prefix("file://").unwrap_or(location);
-        let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Catalog::parse(&bytes, path)
+        let (bytes, source_name) = fetch(location, tls_no_verify).await?;
+        Catalog::parse(&bytes, &source_name)
     }
 
     /// The entry called `name` (or titled so, ignoring case).
@@ -214,6 +189,38 @@ impl Catalog {
                 name: name.to_owned(),
             })
     }
+}
+
+/// Reads a catalog's bytes from an http(s) URL, a `file://` URL or a path; answers them with
+/// the name to use in messages.
+pub async fn fetch(location: &str, tls_no_verify: bool) -> Result<(Vec<u8>, String), StoreError> {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        let fetch = |reason: String| StoreError::Fetch {
+            url: location.to_owned(),
+            reason,
+        };
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(tls_no_verify)
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(|e| fetch(e.to_string()))?;
+        let response = client
+            .get(location)
+            .send()
+            .await
+            .map_err(|e| fetch(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(fetch(format!("the server answered {}", response.status())));
+        }
+        let bytes = response.bytes().await.map_err(|e| fetch(e.to_string()))?;
+        return Ok((bytes.to_vec(), location.to_owned()));
+    }
+    let path = location.strip_prefix("file://").unwrap_or(location);
+    let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok((bytes, path.to_owned()))
 }
 
 /// The files of a built-in store package: path, bytes, executable.

@@ -331,3 +331,99 @@ fn a_pulled_template_deploys_and_answers() {
     assert!(up.contains("Deployed. 202 Accepted."), "{up}");
     project.invoke_until("greeter", "hi", "pulled: hi");
 }
+
+#[test]
+fn a_template_store_lists_describes_and_pulls() {
+    let repo = TemplateRepo::new();
+    repo.template("template", "alpha", "alpha")
+        .template("template", "alpha-arm", "arm")
+        .commit("store templates");
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = store_dir.path().join("templates.json");
+    std::fs::write(
+        &store,
+        format!(
+            r#"[
+  {{"template":"alpha","platform":"x86_64","language":"Shell","source":"tester",
+    "description":"Alpha template","repo":"{url}","official":"false"}},
+  {{"template":"alpha-arm","platform":"armhf","language":"Shell","source":"tester",
+    "description":"Alpha for armhf","repo":"{url}","official":"true"}}
+]"#,
+            url = repo.url()
+        ),
+    )
+    .unwrap();
+    let store = store.display().to_string();
+    let mut project = Project::new("http://127.0.0.1:9");
+
+    let list = project
+        .run(&["template", "store", "list", "--url", &store])
+        .ok()
+        .stdout();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("DESCRIPTION"),
+        "{list}"
+    );
+    assert!(
+        lines[1].starts_with("alpha ") && lines[1].contains("Alpha template"),
+        "{list}"
+    );
+    let arm = project
+        .run(&["template", "store", "ls", "-u", &store, "-p", "armhf"])
+        .ok()
+        .stdout();
+    assert!(
+        arm.contains("alpha-arm") && !arm.contains("Alpha template"),
+        "{arm}"
+    );
+
+    let describe = project
+        .run(&["template", "store", "describe", "alpha", "--url", &store])
+        .ok()
+        .stdout();
+    assert!(
+        describe.contains(&format!("Repository:        {}", repo.url())),
+        "{describe}"
+    );
+    assert!(describe.contains("Official Template: false"), "{describe}");
+
+    project
+        .extra_env
+        .push(("OPENFAAS_TEMPLATE_STORE_URL".into(), store.clone()));
+    let out = project
+        .run(&["template", "store", "pull", "tester/alpha"])
+        .ok()
+        .stdout();
+    assert!(
+        out.contains("Fetched 2 template(s) : [alpha alpha-arm]"),
+        "{out}"
+    );
+    assert_eq!(handler(&project, "alpha"), "printf 'alpha: '\ncat\n");
+
+    let err = project.run(&["template", "store", "pull", "cobol"]).fails();
+    assert!(
+        err.contains("\"cobol\" is not in the template store"),
+        "{err}"
+    );
+    let err = project
+        .run(&[
+            "template",
+            "store",
+            "list",
+            "--url",
+            "/no/such/templates.json",
+        ])
+        .fails();
+    assert!(err.contains("/no/such/templates.json"), "{err}");
+
+    // A built-in template needs no pulling, and nothing is fetched for it.
+    let plain = Project::new("http://127.0.0.1:9");
+    let out = plain
+        .run(&["template", "store", "pull", "bash"])
+        .ok()
+        .stdout();
+    assert!(out.contains("built into faas-cli"), "{out}");
+    assert!(template_entries(&plain).is_empty());
+}

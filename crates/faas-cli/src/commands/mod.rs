@@ -41,7 +41,7 @@ pub async fn run(cli: Cli, env: CliEnv, cwd: PathBuf) -> anyhow::Result<()> {
         Command::Logs(args) => logs::run(&ctx, args).await,
         Command::Secret(args) => secret::run(&ctx, args).await,
         Command::Store(args) => store::run(&ctx, args).await,
-        Command::Template(args) => template::run(&ctx, args),
+        Command::Template(args) => template::run(&ctx, args).await,
         Command::Login(args) => auth::login(&ctx, args).await,
         Command::Logout(args) => auth::logout(&ctx, args),
         Command::Namespaces(args) => system::namespaces(&ctx, args).await,

@@ -1,4 +1,5 @@
-//! `template store list` (the templates `new --lang` accepts) and `template pull` (a git
+//! `template store list` (the templates `new --lang` accepts, or a template store's),
+//! `template store describe|pull` (OpenFaaS's templates.json) and `template pull` (a git
 //! repository's templates into ./template/).
 
 use std::io::Write as _;
@@ -11,14 +12,38 @@ use crate::args::{
 use crate::context::Context;
 use crate::stack::Stack;
 use crate::template_pull::{self, PullError, Pulled, Repository};
+use crate::template_store::{self, StoreTemplate, DEFAULT_TEMPLATE_STORE};
 use crate::templates::{self, TemplateOrigin, TemplateSources};
 
 /// Runs `template`.
-pub fn run(ctx: &Context, args: TemplateArgs) -> anyhow::Result<()> {
+pub async fn run(ctx: &Context, args: TemplateArgs) -> anyhow::Result<()> {
     match args.command {
-        TemplateCommand::Store(store) => match store.command {
-            TemplateStoreCommand::List => list(ctx),
-        },
+        TemplateCommand::Store(store) => {
+            let url = store
+                .url
+                .clone()
+                .filter(|u| !u.is_empty())
+                .or_else(|| ctx.env.openfaas_template_store_url.clone());
+            match (store.command, url) {
+                (TemplateStoreCommand::List, None) => list(ctx),
+                (TemplateStoreCommand::List, Some(url)) => {
+                    store_list(ctx, &url, &store.platform).await
+                }
+                (TemplateStoreCommand::Describe { name }, url) => {
+                    let url = url.unwrap_or_else(|| DEFAULT_TEMPLATE_STORE.to_owned());
+                    store_describe(ctx, &url, &name, &store.platform).await
+                }
+                (TemplateStoreCommand::Pull { name, flags }, url) => {
+                    if url.is_none() && templates::load_embedded(&name).is_some() {
+                        println!("{name} is built into faas-cli: `faas-cli new --lang {name}` uses it, there is nothing to pull (give --url to pull a store's {name} into ./template/)");
+                        return Ok(());
+                    }
+                    let url = url.unwrap_or_else(|| DEFAULT_TEMPLATE_STORE.to_owned());
+                    let entry = store_entry(ctx, &url, &name, &store.platform).await?;
+                    pull_repository(ctx, &entry.repo, None, flags).map(|_| ())
+                }
+            }
+        }
         TemplateCommand::Pull(pull) => match pull.command {
             Some(TemplatePullCommand::Stack { flags }) => pull_stack(ctx, flags),
             None => {
@@ -72,6 +97,63 @@ pub fn pull_repository(
         repository.url
     );
     Ok(pulled)
+}
+
+async fn store_templates(ctx: &Context, url: &str) -> anyhow::Result<Vec<StoreTemplate>> {
+    let (bytes, source_name) = crate::store::fetch(url, ctx.global.tls_no_verify).await?;
+    Ok(template_store::parse(&bytes, &source_name)?)
+}
+
+async fn store_entry(
+    ctx: &Context,
+    url: &str,
+    name: &str,
+    platform: &str,
+) -> anyhow::Result<StoreTemplate> {
+    let templates = store_templates(ctx, url).await?;
+    Ok(template_store::find(&templates, name, platform, url)?.clone())
+}
+
+/// `template store list --url`: the store's templates for `platform`, as OpenFaaS prints them.
+async fn store_list(ctx: &Context, url: &str, platform: &str) -> anyhow::Result<()> {
+    let templates = store_templates(ctx, url).await?;
+    let mut w = tabwriter::TabWriter::new(Vec::new()).padding(1).minwidth(0);
+    writeln!(w, "NAME\tSOURCE\tDESCRIPTION")?;
+    for t in templates
+        .iter()
+        .filter(|t| t.platform.is_empty() || t.platform.eq_ignore_ascii_case(platform))
+    {
+        writeln!(w, "{}\t{}\t{}", t.template, t.source, t.description)?;
+    }
+    w.flush()?;
+    print!("{}", String::from_utf8(w.into_inner()?)?);
+    Ok(())
+}
+
+/// `template store describe NAME`.
+async fn store_describe(
+    ctx: &Context,
+    url: &str,
+    name: &str,
+    platform: &str,
+) -> anyhow::Result<()> {
+    let t = store_entry(ctx, url, name, platform).await?;
+    let official = if t.official == "true" {
+        "true"
+    } else {
+        "false"
+    };
+    let mut w = tabwriter::TabWriter::new(Vec::new()).padding(1).minwidth(0);
+    writeln!(w, "Name:\t{}", t.template)?;
+    writeln!(w, "Platform:\t{}", t.platform)?;
+    writeln!(w, "Language:\t{}", t.language)?;
+    writeln!(w, "Source:\t{}", t.source)?;
+    writeln!(w, "Description:\t{}", t.description)?;
+    writeln!(w, "Repository:\t{}", t.repo)?;
+    writeln!(w, "Official Template:\t{official}")?;
+    w.flush()?;
+    print!("{}", String::from_utf8(w.into_inner()?)?);
+    Ok(())
 }
 
 /// `template pull stack`: every `configuration.templates` entry with a git source.
