@@ -68,6 +68,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Build, push and deploy in one step.
     Up(UpArgs),
+    /// Build and push (OpenFaaS's multi-arch publish; here for this machine's platform).
+    Publish(PublishArgs),
     /// Call a function with stdin as the body.
     Invoke(InvokeArgs),
     /// List deployed functions.
@@ -235,6 +237,18 @@ pub struct DeployArgs {
     /// Deployment flags.
     #[command(flatten)]
     pub flags: DeployFlags,
+}
+
+/// `publish`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PublishArgs {
+    /// Platforms to build for, comma-separated (default: this machine's, e.g. linux/amd64 on
+    /// x86_64); the process runtime builds for this machine's only.
+    #[arg(long)]
+    pub platforms: Option<String>,
+    /// Build flags.
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 /// `up`.

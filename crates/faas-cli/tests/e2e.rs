@@ -493,6 +493,30 @@ fn tag_formats_name_images_from_git() {
         "{describe}"
     );
 
+    // publish = build + push, for this machine's platform only.
+    let publish = project
+        .run(&["publish", "-f", "tagged.yml", "--tag", "describe"])
+        .ok()
+        .stdout();
+    assert!(
+        publish.contains("Image: tagged:latest-v1 built"),
+        "{publish}"
+    );
+    assert!(publish.contains("Pushed tagged:latest-v1"), "{publish}");
+    let err = project
+        .run(&[
+            "publish",
+            "-f",
+            "tagged.yml",
+            "--platforms",
+            "windows/amd64",
+        ])
+        .fails();
+    assert!(
+        err.contains("publish builds packages for this machine") && err.contains("windows/amd64"),
+        "{err}"
+    );
+
     for (tag, expected) in [
         ("digest", "--tag=digest hashes a Docker build context"),
         ("version", "unknown image tag format"),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
 
-use crate::args::{BuildArgs, PushArgs, UpArgs};
+use crate::args::{BuildArgs, PublishArgs, PushArgs, UpArgs};
 use crate::commands::{deploy, human_size, parse_pairs, stderr_is_terminal};
 use crate::context::Context;
 use crate::image_tag::{self, TagFormat};
@@ -219,6 +219,45 @@ pub async fn push(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
     require_functions(&stack)?;
     let client = ctx.client(Some(&stack))?;
     push_stack(ctx, &client, &stack, None).await
+}
+
+/// Runs `publish`: `build` then `push`, for this machine's platform (packages run on the
+/// machine that built them; OpenFaaS cross-builds container images with buildx).
+pub async fn publish(ctx: &Context, args: &PublishArgs) -> anyhow::Result<()> {
+    let here = host_platform();
+    let others: Vec<&str> = args
+        .platforms
+        .as_deref()
+        .unwrap_or(&here)
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && *p != here)
+        .collect();
+    if !others.is_empty() {
+        bail!(
+            "publish builds packages for this machine ({here}) only, not {}: the process runtime runs a package where it was built; run publish on a {} machine, or use --platforms {here}",
+            others.join(", "),
+            others.join(" / ")
+        );
+    }
+    let stack = tagged_stack(ctx, args.build.tag)?;
+    build_stack(ctx, &stack, &args.build, None)?;
+    if args.build.shrinkwrap {
+        return Ok(());
+    }
+    let client = ctx.client(Some(&stack))?;
+    push_stack(ctx, &client, &stack, None).await
+}
+
+/// This machine's platform as Docker names platforms (`linux/amd64`, `linux/arm64`, ...).
+fn host_platform() -> String {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "arm/v7",
+        other => other,
+    };
+    format!("{}/{arch}", std::env::consts::OS)
 }
 
 /// Uploads the built packages of the stack's functions.

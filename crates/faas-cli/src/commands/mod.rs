@@ -32,6 +32,7 @@ pub async fn run(cli: Cli, env: CliEnv, cwd: PathBuf) -> anyhow::Result<()> {
         Command::New(args) => new::run(&ctx, args),
         Command::Build(args) => build::build(&ctx, &args).map(|_| ()),
         Command::Push(args) => build::push(&ctx, &args).await,
+        Command::Publish(args) => build::publish(&ctx, &args).await,
         Command::Deploy(args) => deploy::run(&ctx, args).await,
         Command::Up(args) => build::up(&ctx, args).await,
         Command::Invoke(args) => invoke::run(&ctx, args).await,
