@@ -19,6 +19,7 @@ pub mod executor;
 pub mod isolation;
 pub mod log;
 pub mod metrics;
+pub mod parent_death;
 pub mod process;
 pub mod server;
 

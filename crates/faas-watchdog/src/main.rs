@@ -7,7 +7,19 @@ use faas_watchdog::config::ProcessEnv;
 use faas_watchdog::{Config, Mode, Shutdown, Watchdog};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if raw
+        .first()
+        .is_some_and(|a| a == faas_watchdog::parent_death::ARG)
+    {
+        // The http-mode function's process, in the moment before it becomes the function.
+        return faas_watchdog::parent_death::exec(&raw[1..]);
+    }
+    faas_watchdog::parent_death::enable();
+    let args: Vec<String> = raw
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     if args.iter().any(|a| a == "--version" || a == "-version") {
         println!("fwatchdog {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;

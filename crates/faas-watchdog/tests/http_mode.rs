@@ -187,3 +187,29 @@ async fn an_unreachable_upstream_without_fprocess_gives_500_after_ready() {
     assert_eq!(response.status(), 500);
     assert_eq!(response.headers()["x-openfaas-internal"], "fwatchdog");
 }
+
+#[tokio::test]
+async fn a_killed_watchdog_takes_its_upstream_with_it() {
+    let mut watchdog = start(&[]);
+    let upstream: u32 = client()
+        .get(watchdog.url("/pid"))
+        .text_body()
+        .await
+        .parse()
+        .unwrap();
+    assert!(faas_testkit::process_alive(upstream));
+    // SIGKILL: the watchdog runs no cleanup; the kernel's parent-death signal must do it.
+    std::process::Command::new("kill")
+        .args(["-9", &watchdog.pid().to_string()])
+        .status()
+        .unwrap();
+    watchdog.wait_exit(Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while faas_testkit::process_alive(upstream) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !faas_testkit::process_alive(upstream),
+        "the upstream {upstream} outlived its watchdog"
+    );
+}

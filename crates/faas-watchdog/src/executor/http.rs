@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::executor::fork::effective_timeout;
 use crate::log::Seconds;
 use crate::log_line;
+use crate::parent_death;
 use crate::process::{describe_exit, LogRelay};
 
 /// An inbound connection's own connection to the upstream: empty until its first call, and
@@ -351,9 +352,11 @@ impl Supervisor {
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
-            let mut command = Command::new(&self.argv[0]);
+            // Through fwatchdog itself, so the function dies with us even on SIGKILL.
+            let (program, args) = parent_death::wrap(&self.argv);
+            let mut command = Command::new(program);
             command
-                .args(&self.argv[1..])
+                .args(args)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
