@@ -1,5 +1,7 @@
 //! Label and annotation keys OpenFaaS gives meaning to, and the defaults it applies.
 
+/// The prefix of the scaling labels: a function with any of them is autoscaled.
+pub const SCALE_PREFIX: &str = "com.openfaas.scale.";
 /// Minimum replicas (default [`DEFAULT_SCALE_MIN`]).
 pub const SCALE_MIN: &str = "com.openfaas.scale.min";
 /// Maximum replicas (default [`DEFAULT_SCALE_MAX`]).
@@ -14,8 +16,11 @@ pub const SCALE_TARGET: &str = "com.openfaas.scale.target";
 pub const SCALE_TYPE: &str = "com.openfaas.scale.type";
 /// Fraction of the target to aim at (default [`DEFAULT_SCALE_TARGET_PROPORTION`]).
 pub const SCALE_TARGET_PROPORTION: &str = "com.openfaas.scale.target-proportion";
-/// AlertManager scaling step, in percent of the maximum.
+/// AlertManager scaling step, in percent of the maximum (default [`DEFAULT_SCALE_FACTOR`]).
 pub const SCALE_FACTOR: &str = "com.openfaas.scale.factor";
+/// How long load must stay low before replicas are removed (OpenFaaS Pro's label; a Go
+/// duration). The gateway's `scale_down_window` when absent.
+pub const SCALE_DOWN_WINDOW: &str = "com.openfaas.scale.down.window";
 
 /// Label OpenFaaS puts on every function, with the function's name as value.
 pub const FUNCTION_NAME: &str = "faas_function";
@@ -46,5 +51,7 @@ pub const DEFAULT_SCALE_MAX: u64 = 20;
 pub const DEFAULT_SCALE_TARGET: u64 = 50;
 /// OpenFaaS's default for [`SCALE_TARGET_PROPORTION`].
 pub const DEFAULT_SCALE_TARGET_PROPORTION: f64 = 0.90;
+/// OpenFaaS's default for [`SCALE_FACTOR`].
+pub const DEFAULT_SCALE_FACTOR: u64 = 20;
 /// OpenFaaS's default for [`SCALE_ZERO_DURATION`].
 pub const DEFAULT_SCALE_ZERO_DURATION: &str = "15m";

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use faas_types::labels::{DEFAULT_SCALE_FACTOR, SCALE_DOWN_WINDOW, SCALE_PREFIX};
 use faas_types::labels::{
     DEFAULT_SCALE_MAX, DEFAULT_SCALE_MIN, DEFAULT_SCALE_TARGET, DEFAULT_SCALE_TARGET_PROPORTION,
     SCALE_FACTOR, SCALE_MAX, SCALE_MIN, SCALE_TARGET, SCALE_TARGET_PROPORTION, SCALE_TYPE,
@@ -11,13 +12,6 @@ use faas_types::labels::{
 };
 use faas_types::FunctionStatus;
 
-/// The prefix that makes a function autoscaled.
-pub const SCALE_PREFIX: &str = "com.openfaas.scale.";
-/// How long load must stay low before replicas are removed (OpenFaaS Pro's label; a Go
-/// duration). Defaults to the gateway's `scale_down_window`.
-pub const SCALE_DOWN_WINDOW: &str = "com.openfaas.scale.down.window";
-/// OpenFaaS's default AlertManager step, in percent of the maximum.
-pub const DEFAULT_SCALE_FACTOR: u64 = 20;
 /// OpenFaaS's default idle time before scaling to zero.
 pub const DEFAULT_ZERO_DURATION: Duration = Duration::from_secs(15 * 60);
 
