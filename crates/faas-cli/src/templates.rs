@@ -337,9 +337,19 @@ fn read_tree(root: &Path, dir: &Path, out: &mut Vec<TemplateFile>) -> Result<(),
         if name == "__pycache__" || name == "node_modules" || name == "target" || name == ".git" {
             continue;
         }
-        let meta = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
+        let linked = entry.file_type().is_ok_and(|t| t.is_symlink());
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            // A link to nothing is not part of the template.
+            Err(_) if linked => continue,
+            Err(e) => return Err(io(&path, e)),
+        };
         if meta.is_dir() {
-            read_tree(root, &path, out)?;
+            // A linked folder may point back up the tree (`loop -> .`): only real folders
+            // are walked.
+            if !linked {
+                read_tree(root, &path, out)?;
+            }
         } else if meta.is_file() {
             out.push(TemplateFile {
                 path: path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
@@ -402,5 +412,28 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("python3"));
+    }
+
+    #[test]
+    fn linked_folders_and_dangling_links_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path().join("template/looped");
+        std::fs::create_dir_all(t.join("function")).unwrap();
+        std::fs::write(t.join("template.yml"), "language: looped\n").unwrap();
+        std::fs::write(t.join("function/handler.sh"), "cat\n").unwrap();
+        std::os::unix::fs::symlink(".", t.join("function/loop")).unwrap();
+        std::os::unix::fs::symlink("/no/such/file", t.join("dangling")).unwrap();
+        std::os::unix::fs::symlink("handler.sh", t.join("function/alias.sh")).unwrap();
+        let template = TemplateSources::new(dir.path()).load("looped").unwrap();
+        let mut paths: Vec<_> = template.files.iter().map(|f| f.path.clone()).collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                PathBuf::from("function/alias.sh"),
+                PathBuf::from("function/handler.sh"),
+                PathBuf::from("template.yml")
+            ]
+        );
     }
 }
