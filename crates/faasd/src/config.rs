@@ -76,6 +76,16 @@ pub struct Args {
     /// How often the autoscaler looks at load (0s turns it off).
     #[arg(long, env = "FAASD_AUTOSCALE_INTERVAL")]
     pub autoscale_interval: Option<String>,
+    /// The window the autoscaler averages load over.
+    #[arg(long, env = "FAASD_LOAD_WINDOW")]
+    pub load_window: Option<String>,
+    /// How long load must stay low before replicas are removed (a function's
+    /// `com.openfaas.scale.down.window` label overrides it).
+    #[arg(long, env = "FAASD_SCALE_DOWN_WINDOW")]
+    pub scale_down_window: Option<String>,
+    /// Keep-alive connections to replicas unused this long are closed (0s keeps them).
+    #[arg(long, env = "FAASD_IDLE_CONNECTION_TIMEOUT")]
+    pub idle_connection_timeout: Option<String>,
     /// Threads that serve calls and run the platform. 1 runs it all on one thread (the least
     /// CPU per proxied call: no wake-ups across threads); 0, the default, takes half the cores,
     /// at least one, leaving the rest to the functions' replicas.
@@ -106,6 +116,9 @@ pub struct FileConfig {
     pub metrics: Option<bool>,
     pub cold_start_timeout: Option<String>,
     pub autoscale_interval: Option<String>,
+    pub load_window: Option<String>,
+    pub scale_down_window: Option<String>,
+    pub idle_connection_timeout: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -129,6 +142,9 @@ pub struct Config {
     pub metrics: bool,
     pub cold_start_timeout: Duration,
     pub autoscale_interval: Duration,
+    pub load_window: Duration,
+    pub scale_down_window: Duration,
+    pub idle_connection_timeout: Duration,
     /// Runtime threads, at least one (1: a single-threaded runtime).
     pub threads: usize,
 }
@@ -251,6 +267,22 @@ impl Config {
                 args.autoscale_interval.or(file.autoscale_interval),
                 Duration::from_secs(1),
             )?,
+            load_window: duration(
+                "load_window",
+                args.load_window.or(file.load_window),
+                Duration::from_secs(5),
+            )?,
+            scale_down_window: duration(
+                "scale_down_window",
+                args.scale_down_window.or(file.scale_down_window),
+                Duration::from_secs(30),
+            )?,
+            idle_connection_timeout: duration(
+                "idle_connection_timeout",
+                args.idle_connection_timeout
+                    .or(file.idle_connection_timeout),
+                Duration::from_secs(90),
+            )?,
             threads: match args.threads.or(file.threads).unwrap_or(0) {
                 0 => half_the_cores(),
                 n => n,
@@ -354,6 +386,31 @@ mod tests {
         assert!(!config.metrics);
         assert_eq!(config.cold_start_timeout, Duration::from_secs(5));
         assert!(config.autoscale_interval.is_zero());
+    }
+
+    #[test]
+    fn autoscaler_windows_and_idle_connections() {
+        let config = Config::resolve(args(&[])).unwrap();
+        assert_eq!(config.load_window, Duration::from_secs(5));
+        assert_eq!(config.scale_down_window, Duration::from_secs(30));
+        assert_eq!(config.idle_connection_timeout, Duration::from_secs(90));
+        let config = Config::resolve(args(&[
+            "--load-window",
+            "10s",
+            "--scale-down-window",
+            "2m",
+            "--idle-connection-timeout",
+            "0s",
+        ]))
+        .unwrap();
+        assert_eq!(config.load_window, Duration::from_secs(10));
+        assert_eq!(config.scale_down_window, Duration::from_secs(120));
+        assert!(config.idle_connection_timeout.is_zero());
+        let err = Config::resolve(args(&["--scale-down-window", "soon"])).unwrap_err();
+        assert!(
+            err.to_string().contains("scale_down_window=\"soon\""),
+            "{err}"
+        );
     }
 
     #[test]

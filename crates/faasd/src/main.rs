@@ -93,9 +93,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
             },
             metrics: config.metrics,
             cold_start_timeout: config.cold_start_timeout,
+            idle_connection_timeout: config.idle_connection_timeout,
             autoscaler: AutoscalerConfig {
                 interval: config.autoscale_interval,
-                ..AutoscalerConfig::default()
+                load_window: config.load_window,
+                scale_down_window: config.scale_down_window,
             },
             ..GatewayConfig::default()
         },

@@ -35,7 +35,8 @@ fn cold_starts(name: &str) -> String {
 
 #[tokio::test]
 async fn load_scales_up_within_max_and_back_down_when_it_stops() {
-    let faasd = Faasd::start();
+    // A short scale-down window from faasd's setting (the default is 30 s).
+    let faasd = Faasd::start_with(&[("FAASD_SCALE_DOWN_WINDOW", "2s")]);
     // Capacity: each call takes 0.3 s, the target is one call in flight per replica.
     deploy(
         &faasd,
@@ -46,7 +47,6 @@ async fn load_scales_up_within_max_and_back_down_when_it_stops() {
             "com.openfaas.scale.target": "1",
             "com.openfaas.scale.target-proportion": "1",
             "com.openfaas.scale.max": "3",
-            "com.openfaas.scale.down.window": "2s",
         }),
     )
     .await;
@@ -89,7 +89,7 @@ async fn load_scales_up_within_max_and_back_down_when_it_stops() {
     assert!(answered.load(Ordering::Relaxed) > 10);
 
     let took = faasd
-        .wait_for_replicas("busy", Duration::from_secs(30), "back to 1", |r, _| r == 1)
+        .wait_for_replicas("busy", Duration::from_secs(15), "back to 1", |r, _| r == 1)
         .await;
     println!("scaled down to 1 in {took:?} after the load stopped");
     let logs = faasd.logs();

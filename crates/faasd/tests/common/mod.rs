@@ -46,9 +46,14 @@ pub struct Faasd {
 impl Faasd {
     /// Starts faasd on a fresh data directory.
     pub fn start() -> Faasd {
+        Faasd::start_with(&[])
+    }
+
+    /// Starts faasd on a fresh data directory with extra environment (`FAASD_*` settings).
+    pub fn start_with(env: &[(&str, &str)]) -> Faasd {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
-        let mut faasd = Faasd::start_on(&data, &[]);
+        let mut faasd = Faasd::start_on(&data, env);
         faasd._data_owner = Some(dir);
         faasd
     }
