@@ -624,6 +624,34 @@ pub enum NamespacesCommand {
     /// List namespaces.
     #[command(visible_alias = "ls")]
     List,
+    /// Create a namespace.
+    Create(NamespaceChange),
+    /// Show a namespace's labels and annotations.
+    Get {
+        /// The namespace.
+        name: String,
+    },
+    /// Replace a namespace's labels and annotations.
+    Update(NamespaceChange),
+    /// Delete a namespace (it must hold no functions).
+    #[command(visible_aliases = ["remove", "rm"])]
+    Delete {
+        /// The namespace.
+        name: String,
+    },
+}
+
+/// `namespace create|update NAME --label --annotation`.
+#[derive(Debug, Args)]
+pub struct NamespaceChange {
+    /// The namespace.
+    pub name: String,
+    /// Label KEY=VALUE (repeatable).
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Annotation KEY=VALUE (repeatable).
+    #[arg(long = "annotation", value_name = "KEY=VALUE")]
+    pub annotation: Vec<String>,
 }
 
 /// `version`.

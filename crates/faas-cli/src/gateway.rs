@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use faas_types::{DeleteFunctionRequest, FunctionDeployment, FunctionStatus, GatewayInfo, Secret};
+use faas_types::{
+    DeleteFunctionRequest, FunctionDeployment, FunctionStatus, GatewayInfo, NamespaceRequest,
+    Secret,
+};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::{Deserialize, Serialize};
 
@@ -361,6 +364,72 @@ impl GatewayClient {
         Ok(list.unwrap_or_default())
     }
 
+    /// `GET /system/namespace/{name}`.
+    pub async fn namespace(&self, name: &str) -> Result<NamespaceRequest, GatewayError> {
+        let action = format!("reading namespace {name}");
+        let path = format!("/system/namespace/{}", encode_path_segment(name));
+        let response = self
+            .send(&action, self.system(Method::GET, &path), Some(API_TIMEOUT))
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(not_found_namespace(name));
+        }
+        let response = self.expect(&action, response, &[StatusCode::OK]).await?;
+        Self::json(&action, response).await
+    }
+
+    /// `POST` (create) or `PUT` (update) `/system/namespace/{name}`.
+    pub async fn put_namespace(
+        &self,
+        namespace: &NamespaceRequest,
+        update: bool,
+    ) -> Result<(), GatewayError> {
+        let (method, verb) = if update {
+            (Method::PUT, "updating")
+        } else {
+            (Method::POST, "creating")
+        };
+        let action = format!("{verb} namespace {}", namespace.name);
+        let path = format!("/system/namespace/{}", encode_path_segment(&namespace.name));
+        let request = self.system(method, &path).json(namespace);
+        let response = self.send(&action, request, Some(API_TIMEOUT)).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND if update => Err(not_found_namespace(&namespace.name)),
+            StatusCode::NOT_FOUND => Err(GatewayError::Status {
+                action: format!("{action} (this gateway does not manage namespaces)"),
+                status: StatusCode::NOT_FOUND,
+                body: response.text().await.unwrap_or_default().trim().to_owned(),
+            }),
+            _ => self
+                .expect(
+                    &action,
+                    response,
+                    &[StatusCode::OK, StatusCode::CREATED, StatusCode::ACCEPTED],
+                )
+                .await
+                .map(|_| ()),
+        }
+    }
+
+    /// `DELETE /system/namespace/{name}`.
+    pub async fn delete_namespace(&self, name: &str) -> Result<(), GatewayError> {
+        let action = format!("deleting namespace {name}");
+        let path = format!("/system/namespace/{}", encode_path_segment(name));
+        let response = self
+            .send(
+                &action,
+                self.system(Method::DELETE, &path),
+                Some(API_TIMEOUT),
+            )
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(not_found_namespace(name));
+        }
+        self.expect(&action, response, &[StatusCode::OK, StatusCode::ACCEPTED])
+            .await?;
+        Ok(())
+    }
+
     /// `GET /system/secrets`.
     pub async fn list_secrets(&self, namespace: Option<&str>) -> Result<Vec<Secret>, GatewayError> {
         let action = "listing secrets";
@@ -494,6 +563,14 @@ fn not_found_function(name: &str, namespace: Option<&str>) -> GatewayError {
     GatewayError::NotFound {
         what: format!("function {name} in namespace {ns}"),
         hint: ": see `faas-cli list` for what is deployed, or deploy it with `faas-cli up`"
+            .to_owned(),
+    }
+}
+
+fn not_found_namespace(name: &str) -> GatewayError {
+    GatewayError::NotFound {
+        what: format!("namespace {name}"),
+        hint: ": see `faas-cli namespaces`, or create it with `faas-cli namespace create`"
             .to_owned(),
     }
 }

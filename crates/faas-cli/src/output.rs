@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use chrono::{DateTime, Utc};
-use faas_types::{FunctionStatus, LogMessage};
+use faas_types::{FunctionStatus, LogMessage, NamespaceRequest};
 
 use crate::args::{ListSort, LogFormat};
 use crate::store::StoreFunction;
@@ -120,6 +120,30 @@ pub fn describe(function: &FunctionStatus, invocations: i64, url: &str, async_ur
                 let prefix = if first { title } else { "" };
                 first = false;
                 let _ = writeln!(w, "{prefix} \t {key} : {value}");
+            }
+        }
+    }
+    let _ = w.flush();
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// What `namespace get` prints: the name, then labels and annotations one per line.
+pub fn namespace(namespace: &NamespaceRequest) -> String {
+    let mut w = tabwriter::TabWriter::new(Vec::new()).padding(1).minwidth(0);
+    let _ = writeln!(w, "Name:\t{}", namespace.name);
+    for (title, map) in [
+        ("Labels:", &namespace.labels),
+        ("Annotations:", &namespace.annotations),
+    ] {
+        match map.as_ref().filter(|m| !m.is_empty()) {
+            None => {
+                let _ = writeln!(w, "{title}\t<none>");
+            }
+            Some(map) => {
+                for (index, (key, value)) in map.iter().enumerate() {
+                    let prefix = if index == 0 { title } else { "" };
+                    let _ = writeln!(w, "{prefix}\t{key} : {value}");
+                }
             }
         }
     }

@@ -539,3 +539,51 @@ fn tag_formats_name_images_from_git() {
         .fails();
     assert!(err.contains("--tag=sha reads git metadata"), "{err}");
 }
+
+#[test]
+fn namespaces_are_created_read_updated_and_deleted() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    let out = project
+        .run(&[
+            "namespace",
+            "create",
+            "dev",
+            "-l",
+            "team=a",
+            "--annotation",
+            "owner=ops",
+        ])
+        .ok()
+        .stdout();
+    assert_eq!(out, "Creating Namespace: dev\nNamespace Created: dev\n");
+    let list = project.run(&["namespaces"]).ok().stdout();
+    assert!(list.contains(" - dev\n"), "{list}");
+    let get = project.run(&["namespace", "get", "dev"]).ok().stdout();
+    assert_eq!(
+        get,
+        "Name:        dev\nLabels:      team : a\nAnnotations: owner : ops\n"
+    );
+    let err = project.run(&["namespace", "create", "dev"]).fails();
+    assert!(err.contains("409"), "{err}");
+
+    project
+        .run(&["namespace", "update", "dev", "-l", "team=b"])
+        .ok();
+    let get = project.run(&["ns", "get", "dev"]).ok().stdout();
+    assert!(get.contains("Labels:      team : b\n"), "{get}");
+
+    // A namespace holding functions stays; an empty one goes.
+    project
+        .deploy_host_program("inside", "cat", &["-n", "dev"])
+        .ok();
+    let err = project.run(&["namespace", "delete", "dev"]).fails();
+    assert!(err.contains("409"), "{err}");
+    project.run(&["remove", "inside", "-n", "dev"]).ok();
+    let out = project.run(&["namespace", "rm", "dev"]).ok().stdout();
+    assert!(out.ends_with("Namespace Deleted: dev\n"), "{out}");
+    let err = project.run(&["namespace", "get", "dev"]).fails();
+    assert!(err.contains("namespace dev not found"), "{err}");
+    let err = project.run(&["namespace", "create", "Not_A_Name"]).fails();
+    assert!(err.contains("Not_A_Name"), "{err}");
+}

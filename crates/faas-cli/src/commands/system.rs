@@ -3,22 +3,61 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use faas_types::NamespaceRequest;
 use reqwest::StatusCode;
 
-use crate::args::{NamespacesArgs, ReadyArgs, VersionArgs};
+use crate::args::{NamespaceChange, NamespacesArgs, NamespacesCommand, ReadyArgs, VersionArgs};
+use crate::commands::parse_pairs;
 use crate::context::Context;
 use crate::gateway::GatewayError;
+use crate::output;
 
-/// Runs `namespaces`.
-pub async fn namespaces(ctx: &Context, _args: NamespacesArgs) -> anyhow::Result<()> {
+/// Runs `namespaces` / `namespace`: list (the default), create, get, update, delete.
+pub async fn namespaces(ctx: &Context, args: NamespacesArgs) -> anyhow::Result<()> {
     let client = ctx.client_with_optional_stack()?;
-    let mut namespaces = client.namespaces().await?;
-    namespaces.sort();
-    println!("Namespaces:");
-    for namespace in namespaces {
-        println!(" - {namespace}");
+    match args.command.unwrap_or(NamespacesCommand::List) {
+        NamespacesCommand::List => {
+            let mut namespaces = client.namespaces().await?;
+            namespaces.sort();
+            println!("Namespaces:");
+            for namespace in namespaces {
+                println!(" - {namespace}");
+            }
+        }
+        NamespacesCommand::Get { name } => {
+            let namespace = client.namespace(&name).await?;
+            print!("{}", output::namespace(&namespace));
+        }
+        NamespacesCommand::Create(change) => {
+            let request = namespace_request(change)?;
+            println!("Creating Namespace: {}", request.name);
+            client.put_namespace(&request, false).await?;
+            println!("Namespace Created: {}", request.name);
+        }
+        NamespacesCommand::Update(change) => {
+            let request = namespace_request(change)?;
+            println!("Updating Namespace: {}", request.name);
+            client.put_namespace(&request, true).await?;
+            println!("Namespace Updated: {}", request.name);
+        }
+        NamespacesCommand::Delete { name } => {
+            println!("Deleting Namespace: {name}");
+            client.delete_namespace(&name).await?;
+            println!("Namespace Deleted: {name}");
+        }
     }
     Ok(())
+}
+
+fn namespace_request(change: NamespaceChange) -> anyhow::Result<NamespaceRequest> {
+    let request = NamespaceRequest {
+        name: change.name,
+        labels: Some(parse_pairs(&change.label, "--label")?).filter(|m| !m.is_empty()),
+        annotations: Some(parse_pairs(&change.annotation, "--annotation")?)
+            .filter(|m| !m.is_empty()),
+    };
+    request.validate()?;
+    Ok(request)
 }
 
 /// Runs `version`: the client's version, then the gateway's and its provider's when it answers.
