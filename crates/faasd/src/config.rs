@@ -86,6 +86,13 @@ pub struct Args {
     /// Keep-alive connections to replicas unused this long are closed (0s keeps them).
     #[arg(long, env = "FAASD_IDLE_CONNECTION_TIMEOUT")]
     pub idle_connection_timeout: Option<String>,
+    /// Run the cron connector: functions annotated `topic: cron-function` are called on their
+    /// `schedule` (true by default).
+    #[arg(long, env = "FAASD_CRON")]
+    pub cron: Option<bool>,
+    /// How often the cron connector reads the list of functions again.
+    #[arg(long, env = "FAASD_CRON_REBUILD_INTERVAL")]
+    pub cron_rebuild_interval: Option<String>,
     /// Threads that serve calls and run the platform. 1 runs it all on one thread (the least
     /// CPU per proxied call: no wake-ups across threads); 0, the default, takes half the cores,
     /// at least one, leaving the rest to the functions' replicas.
@@ -119,6 +126,8 @@ pub struct FileConfig {
     pub load_window: Option<String>,
     pub scale_down_window: Option<String>,
     pub idle_connection_timeout: Option<String>,
+    pub cron: Option<bool>,
+    pub cron_rebuild_interval: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -145,6 +154,8 @@ pub struct Config {
     pub load_window: Duration,
     pub scale_down_window: Duration,
     pub idle_connection_timeout: Duration,
+    pub cron: bool,
+    pub cron_rebuild_interval: Duration,
     /// Runtime threads, at least one (1: a single-threaded runtime).
     pub threads: usize,
 }
@@ -283,6 +294,12 @@ impl Config {
                     .or(file.idle_connection_timeout),
                 Duration::from_secs(90),
             )?,
+            cron: args.cron.or(file.cron).unwrap_or(true),
+            cron_rebuild_interval: duration(
+                "cron_rebuild_interval",
+                args.cron_rebuild_interval.or(file.cron_rebuild_interval),
+                Duration::from_secs(5),
+            )?,
             threads: match args.threads.or(file.threads).unwrap_or(0) {
                 0 => half_the_cores(),
                 n => n,
@@ -406,6 +423,12 @@ mod tests {
         assert_eq!(config.load_window, Duration::from_secs(10));
         assert_eq!(config.scale_down_window, Duration::from_secs(120));
         assert!(config.idle_connection_timeout.is_zero());
+        assert!(config.cron);
+        assert_eq!(config.cron_rebuild_interval, Duration::from_secs(5));
+        let config =
+            Config::resolve(args(&["--cron", "false", "--cron-rebuild-interval", "1s"])).unwrap();
+        assert!(!config.cron);
+        assert_eq!(config.cron_rebuild_interval, Duration::from_secs(1));
         let err = Config::resolve(args(&["--scale-down-window", "soon"])).unwrap_err();
         assert!(
             err.to_string().contains("scale_down_window=\"soon\""),

@@ -3,6 +3,7 @@
 
 mod async_api;
 mod config;
+mod connectors;
 mod data_dir;
 
 use std::future::IntoFuture;
@@ -163,6 +164,29 @@ async fn run(config: Config) -> anyhow::Result<()> {
         )
     } else {
         tracing::warn!("queue worker is off: asynchronous calls are accepted and kept, not run");
+        None
+    };
+    // Scheduled functions, called through this gateway like any caller's calls.
+    let _cron = if config.cron {
+        let caller = faas_connectors::GatewayCaller::new(
+            &format!("http://{address}"),
+            faas_connectors::cron::CONNECTOR_NAME,
+            config.upstream_timeout + Duration::from_secs(5),
+        )
+        .map_err(|err| anyhow::anyhow!("cron connector: {err}"))?;
+        Some(
+            faas_connectors::CronConnector::new(
+                Arc::new(connectors::ProviderFunctions(
+                    provider.clone() as Arc<dyn Provider>
+                )),
+                caller,
+                faas_connectors::CronConfig {
+                    rebuild_interval: config.cron_rebuild_interval,
+                },
+            )
+            .start(),
+        )
+    } else {
         None
     };
     let queue_registry = Arc::new(queue_registry);

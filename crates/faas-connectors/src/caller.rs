@@ -1,0 +1,76 @@
+//! Calls a function through the gateway, as a connector: `POST /function/{name}.{namespace}`
+//! with `X-Topic` and `X-Connector`.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+/// A call that got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// No answer from the gateway.
+    #[error("calling {function} through {gateway}: {reason}")]
+    Call {
+        /// `name.namespace`.
+        function: String,
+        /// The gateway's URL.
+        gateway: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Calls functions through one gateway on behalf of one connector.
+#[derive(Debug, Clone)]
+pub struct GatewayCaller {
+    base: String,
+    connector: String,
+    client: reqwest::Client,
+}
+
+impl GatewayCaller {
+    /// A caller for the gateway at `base` (e.g. `http://127.0.0.1:8080`) that names itself
+    /// `connector` in `X-Connector`; each call may take up to `timeout`.
+    pub fn new(base: &str, connector: &str, timeout: Duration) -> Result<GatewayCaller, CallError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| CallError::Client(e.to_string()))?;
+        Ok(GatewayCaller {
+            base: base.trim_end_matches('/').to_owned(),
+            connector: connector.to_owned(),
+            client,
+        })
+    }
+
+    /// Calls `function` (`name.namespace`) for `topic` with `body`; answers the status and
+    /// drains the answer.
+    pub async fn call(
+        &self,
+        function: &str,
+        topic: &str,
+        body: Vec<u8>,
+    ) -> Result<StatusCode, CallError> {
+        let failed = |reason: String| CallError::Call {
+            function: function.to_owned(),
+            gateway: self.base.clone(),
+            reason,
+        };
+        let response = self
+            .client
+            .post(format!("{}/function/{function}", self.base))
+            .header("X-Topic", topic)
+            .header("X-Connector", &self.connector)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let status = response.status();
+        response.bytes().await.map_err(|e| failed(e.to_string()))?;
+        Ok(status)
+    }
+}
