@@ -22,10 +22,10 @@ fi
 # test in parallel).
 bash scripts/prometheus.sh ensure
 
-# The whole workspace, with the NATS backend of the queue on (its tests start a real
+# The whole workspace, with the NATS backend of the queue and the NATS connector on (their tests start a real
 # nats-server through scripts/nats-server.sh, which installs it from Debian's packages).
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --features faas-queue/nats,faasd/nats --no-fail-fast "$@"
+  exec cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faasd/nats --no-fail-fast "$@"
 else
-  exec cargo test --workspace --features faas-queue/nats,faasd/nats --no-fail-fast "$@"
+  exec cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faasd/nats --no-fail-fast "$@"
 fi

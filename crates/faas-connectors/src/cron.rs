@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use faas_types::labels::{CRON_TOPIC, SCHEDULE};
-use faas_types::{FunctionStatus, DEFAULT_NAMESPACE};
+use faas_types::FunctionStatus;
 
 use crate::caller::GatewayCaller;
 use crate::schedule::Schedule;
-use crate::source::{subscribes, FunctionSource};
+use crate::source::{function_key, subscribes, FunctionSource};
+use crate::ConnectorHandle;
 
 /// The name the connector gives itself in `X-Connector`.
 pub const CONNECTOR_NAME: &str = "cron-connector";
@@ -60,11 +61,7 @@ impl Jobs {
         let mut problems = Vec::new();
         let mut seen = BTreeMap::new();
         for function in functions.iter().filter(|f| subscribes(f, CRON_TOPIC)) {
-            let key = format!(
-                "{}.{}",
-                function.name,
-                function.namespace.as_deref().unwrap_or(DEFAULT_NAMESPACE)
-            );
+            let key = function_key(function);
             let pattern = function
                 .annotations
                 .as_ref()
@@ -134,16 +131,6 @@ impl Jobs {
     }
 }
 
-/// The running connector; stops when dropped.
-#[derive(Debug)]
-pub struct CronHandle(tokio::task::JoinHandle<()>);
-
-impl Drop for CronHandle {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Calls scheduled functions through the gateway.
 pub struct CronConnector {
     source: Arc<dyn FunctionSource>,
@@ -166,8 +153,8 @@ impl CronConnector {
     }
 
     /// Starts the connector on the current runtime.
-    pub fn start(self) -> CronHandle {
-        CronHandle(tokio::spawn(self.run()))
+    pub fn start(self) -> ConnectorHandle {
+        ConnectorHandle::new(vec![tokio::spawn(self.run())])
     }
 
     async fn run(self) {

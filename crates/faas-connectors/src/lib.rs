@@ -9,13 +9,37 @@
 //! - [`caller`] — calling a function through the gateway.
 //! - [`schedule`] — cron patterns and `@every <duration>`.
 //! - [`cron`] — the cron connector: `topic: cron-function` plus `schedule: "*/5 * * * *"`.
+//! - `nats` (feature `nats`) — the NATS connector: a message on a subscribed subject calls
+//!   the functions whose `topic` names that subject, with the message as the body.
 
 pub mod caller;
 pub mod cron;
+#[cfg(feature = "nats")]
+pub mod nats;
 pub mod schedule;
 pub mod source;
 
 pub use caller::{CallError, GatewayCaller};
-pub use cron::{CronConfig, CronConnector, CronHandle};
+pub use cron::{CronConfig, CronConnector};
+#[cfg(feature = "nats")]
+pub use nats::{NatsConnector, NatsConnectorConfig, NatsConnectorError};
 pub use schedule::{Schedule, ScheduleError};
-pub use source::{subscribes, FunctionSource, SourceError};
+pub use source::{function_key, subscribes, topic_map, FunctionSource, SourceError};
+
+/// A running connector's tasks; they stop when it is dropped.
+#[derive(Debug)]
+pub struct ConnectorHandle(Vec<tokio::task::JoinHandle<()>>);
+
+impl ConnectorHandle {
+    fn new(tasks: Vec<tokio::task::JoinHandle<()>>) -> ConnectorHandle {
+        ConnectorHandle(tasks)
+    }
+}
+
+impl Drop for ConnectorHandle {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}

@@ -75,9 +75,8 @@ async fn main() {
 }
 
 #[cfg(feature = "nats")]
-#[allow(dead_code)]
 mod nats {
-    include!("../tests/common/nats_server.rs");
+    use faas_testkit::NatsServer;
 
     pub async fn run(calls: usize) {
         let server = match NatsServer::start() {

@@ -12,11 +12,12 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{call_on, ok, scenarios, CallbackReceiver, NatsServer, ScriptedInvoker};
+use common::{call_on, ok, scenarios, CallbackReceiver, ScriptedInvoker};
 use faas_queue::{
     CallbackPolicy, NatsConfig, NatsQueue, Queue, QueueMetrics, RetryPolicy, WorkerConfig,
     WorkerPool, WorkerPoolConfig,
 };
+use faas_testkit::NatsServer;
 
 async fn start() -> Option<(NatsServer, Arc<dyn Queue>)> {
     let server = match NatsServer::start() {

@@ -1,6 +1,10 @@
 //! Helpers shared by the integration tests of several crates, so they are written once:
-//! free loopback ports, process liveness from `/proc`, and a dependency-free HTTP GET for
-//! polling health endpoints.
+//! free loopback ports, process liveness from `/proc`, a dependency-free HTTP GET for
+//! polling health endpoints, and a real nats-server per test ([`NatsServer`]).
+
+mod nats_server;
+
+pub use nats_server::NatsServer;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -90,9 +90,16 @@ pub struct Args {
     /// `schedule` (true by default).
     #[arg(long, env = "FAASD_CRON")]
     pub cron: Option<bool>,
-    /// How often the cron connector reads the list of functions again.
-    #[arg(long, env = "FAASD_CRON_REBUILD_INTERVAL")]
-    pub cron_rebuild_interval: Option<String>,
+    /// How often the connectors read the list of functions again.
+    #[arg(long, env = "FAASD_CONNECTOR_REBUILD_INTERVAL")]
+    pub connector_rebuild_interval: Option<String>,
+    /// Run the NATS connector against this server (nats://host:port): a message on one of
+    /// `--nats-connector-topics` calls the functions whose `topic` names its subject.
+    #[arg(long, env = "FAASD_NATS_CONNECTOR_URL")]
+    pub nats_connector_url: Option<String>,
+    /// The subjects the NATS connector subscribes to, comma-separated.
+    #[arg(long, env = "FAASD_NATS_CONNECTOR_TOPICS")]
+    pub nats_connector_topics: Option<String>,
     /// Threads that serve calls and run the platform. 1 runs it all on one thread (the least
     /// CPU per proxied call: no wake-ups across threads); 0, the default, takes half the cores,
     /// at least one, leaving the rest to the functions' replicas.
@@ -127,7 +134,9 @@ pub struct FileConfig {
     pub scale_down_window: Option<String>,
     pub idle_connection_timeout: Option<String>,
     pub cron: Option<bool>,
-    pub cron_rebuild_interval: Option<String>,
+    pub connector_rebuild_interval: Option<String>,
+    pub nats_connector_url: Option<String>,
+    pub nats_connector_topics: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -155,7 +164,9 @@ pub struct Config {
     pub scale_down_window: Duration,
     pub idle_connection_timeout: Duration,
     pub cron: bool,
-    pub cron_rebuild_interval: Duration,
+    pub connector_rebuild_interval: Duration,
+    /// The NATS connector's server and subjects, when it runs.
+    pub nats_connector: Option<(String, Vec<String>)>,
     /// Runtime threads, at least one (1: a single-threaded runtime).
     pub threads: usize,
 }
@@ -187,6 +198,8 @@ pub enum ConfigError {
     UnknownQueue(String),
     #[error("--queue nats needs --nats-url (FAASD_NATS_URL)")]
     NoNatsUrl,
+    #[error("--nats-connector-topics names no subject: give a comma-separated list such as orders,payments")]
+    NoNatsTopics,
     #[error("cannot find the fwatchdog binary next to faasd or on PATH; build it with `cargo build -p faas-watchdog` or set FAASD_WATCHDOG")]
     NoWatchdog,
 }
@@ -295,11 +308,31 @@ impl Config {
                 Duration::from_secs(90),
             )?,
             cron: args.cron.or(file.cron).unwrap_or(true),
-            cron_rebuild_interval: duration(
-                "cron_rebuild_interval",
-                args.cron_rebuild_interval.or(file.cron_rebuild_interval),
+            connector_rebuild_interval: duration(
+                "connector_rebuild_interval",
+                args.connector_rebuild_interval
+                    .or(file.connector_rebuild_interval),
                 Duration::from_secs(5),
             )?,
+            nats_connector: match args.nats_connector_url.or(file.nats_connector_url) {
+                None => None,
+                Some(url) => {
+                    let topics = args
+                        .nats_connector_topics
+                        .or(file.nats_connector_topics)
+                        .unwrap_or_else(|| "nats-test".to_owned());
+                    let subjects: Vec<String> = topics
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                    if subjects.is_empty() {
+                        return Err(ConfigError::NoNatsTopics);
+                    }
+                    Some((url, subjects))
+                }
+            },
             threads: match args.threads.or(file.threads).unwrap_or(0) {
                 0 => half_the_cores(),
                 n => n,
@@ -424,11 +457,42 @@ mod tests {
         assert_eq!(config.scale_down_window, Duration::from_secs(120));
         assert!(config.idle_connection_timeout.is_zero());
         assert!(config.cron);
-        assert_eq!(config.cron_rebuild_interval, Duration::from_secs(5));
-        let config =
-            Config::resolve(args(&["--cron", "false", "--cron-rebuild-interval", "1s"])).unwrap();
+        assert_eq!(config.connector_rebuild_interval, Duration::from_secs(5));
+        let config = Config::resolve(args(&[
+            "--cron",
+            "false",
+            "--connector-rebuild-interval",
+            "1s",
+        ]))
+        .unwrap();
         assert!(!config.cron);
-        assert_eq!(config.cron_rebuild_interval, Duration::from_secs(1));
+        assert_eq!(config.connector_rebuild_interval, Duration::from_secs(1));
+        assert_eq!(config.nats_connector, None);
+        let config = Config::resolve(args(&[
+            "--nats-connector-url",
+            "nats://127.0.0.1:4222",
+            "--nats-connector-topics",
+            "orders, payments,",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.nats_connector,
+            Some((
+                "nats://127.0.0.1:4222".to_owned(),
+                vec!["orders".to_owned(), "payments".to_owned()]
+            ))
+        );
+        let config = Config::resolve(args(&["--nats-connector-url", "nats://x:1"])).unwrap();
+        assert_eq!(config.nats_connector.unwrap().1, ["nats-test"]);
+        assert!(matches!(
+            Config::resolve(args(&[
+                "--nats-connector-url",
+                "nats://x:1",
+                "--nats-connector-topics",
+                " , "
+            ])),
+            Err(ConfigError::NoNatsTopics)
+        ));
         let err = Config::resolve(args(&["--scale-down-window", "soon"])).unwrap_err();
         assert!(
             err.to_string().contains("scale_down_window=\"soon\""),

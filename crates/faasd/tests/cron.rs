@@ -38,7 +38,7 @@ fn lines(record: &Path) -> Vec<String> {
 async fn scheduled_functions_are_called_with_connector_headers() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("calls");
-    let faasd = Faasd::start_with(&[("FAASD_CRON_REBUILD_INTERVAL", "200ms")]);
+    let faasd = Faasd::start_with(&[("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms")]);
     deploy_recorder(&faasd, &record).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while lines(&record).len() < 2 {
@@ -64,7 +64,7 @@ async fn the_connector_can_be_turned_off() {
     let record = dir.path().join("calls");
     let faasd = Faasd::start_with(&[
         ("FAASD_CRON", "false"),
-        ("FAASD_CRON_REBUILD_INTERVAL", "200ms"),
+        ("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms"),
     ]);
     deploy_recorder(&faasd, &record).await;
     faasd.wait_replicas("ticker", 1).await;

@@ -4,9 +4,6 @@
 
 pub mod scenarios;
 
-#[cfg(feature = "nats")]
-include!("nats_server.rs");
-
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

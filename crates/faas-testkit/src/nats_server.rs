@@ -1,6 +1,5 @@
-// A real nats-server for one test, started and stopped through `scripts/nats-server.sh` (which
-// installs it from Debian's packages when missing). Self-contained (std only) so that the
-// benchmark can `include!` it too.
+//! A real nats-server for one test, started and stopped through `scripts/nats-server.sh`
+//! (which installs it from Debian's packages when missing).
 
 /// A nats-server on a free loopback port with its store in a temporary directory; stopped when
 /// dropped.
@@ -20,7 +19,7 @@ impl NatsServer {
             .and_then(|l| l.local_addr())
             .map_err(|err| format!("no free port: {err}"))?
             .port();
-        let dir = std::env::temp_dir().join(format!("faas-queue-nats-{}-{port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("rustfaas-nats-{}-{port}", std::process::id()));
         let server = NatsServer { port, dir };
         server.run("start")?;
         Ok(server)
@@ -58,7 +57,8 @@ impl NatsServer {
     /// Kills the server with SIGKILL (its pid is in the script's pid file).
     pub fn kill(&self) -> Result<(), String> {
         let pidfile = self.dir.join(format!("nats-server-{}.pid", self.port));
-        let pid = std::fs::read_to_string(&pidfile).map_err(|err| format!("{}: {err}", pidfile.display()))?;
+        let pid = std::fs::read_to_string(&pidfile)
+            .map_err(|err| format!("{}: {err}", pidfile.display()))?;
         let status = std::process::Command::new("kill")
             .args(["-9", pid.trim()])
             .status()
