@@ -12,6 +12,8 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 # The queue's NATS tests start a real nats-server; install it once here rather than from
 # tests running in parallel (apt's lock would make them wait on each other).
 { command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; } || need_apt+=(nats-server)
+# The MQTT connector's tests start a real mosquitto (scripts/mosquitto.sh).
+{ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need_apt+=(mosquitto)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need_apt[*]}"
   apt-get update -qq
@@ -22,10 +24,11 @@ fi
 # test in parallel).
 bash scripts/prometheus.sh ensure
 
-# The whole workspace, with the NATS backend of the queue and the NATS connector on (their tests start a real
-# nats-server through scripts/nats-server.sh, which installs it from Debian's packages).
+# The whole workspace, with the NATS backend of the queue and the NATS and MQTT connectors on
+# (their tests start a real nats-server and mosquitto through scripts/nats-server.sh and
+# scripts/mosquitto.sh, which install them from Debian's packages).
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faasd/nats --no-fail-fast "$@"
+  exec cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt --no-fail-fast "$@"
 else
-  exec cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faasd/nats --no-fail-fast "$@"
+  exec cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt --no-fail-fast "$@"
 fi

@@ -11,9 +11,14 @@
 //! - [`cron`] — the cron connector: `topic: cron-function` plus `schedule: "*/5 * * * *"`.
 //! - `nats` (feature `nats`) — the NATS connector: a message on a subscribed subject calls
 //!   the functions whose `topic` names that subject, with the message as the body.
+//! - `mqtt` (feature `mqtt`) — the MQTT connector, the same for an MQTT broker's topics.
 
 pub mod caller;
 pub mod cron;
+#[cfg(any(feature = "nats", feature = "mqtt"))]
+mod dispatch;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod schedule;
@@ -21,6 +26,8 @@ pub mod source;
 
 pub use caller::{CallError, GatewayCaller};
 pub use cron::{CronConfig, CronConnector};
+#[cfg(feature = "mqtt")]
+pub use mqtt::{MqttConnector, MqttConnectorConfig, MqttConnectorError};
 #[cfg(feature = "nats")]
 pub use nats::{NatsConnector, NatsConnectorConfig, NatsConnectorError};
 pub use schedule::{Schedule, ScheduleError};

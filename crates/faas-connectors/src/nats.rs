@@ -5,14 +5,14 @@
 //! a subject no function names is dropped. The connection is kept up by the client:
 //! subscriptions come back after the server restarts.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 
 use crate::caller::GatewayCaller;
-use crate::source::{topic_map, FunctionSource};
+use crate::dispatch::Topics;
+use crate::source::FunctionSource;
 use crate::ConnectorHandle;
 
 /// The name the connector gives itself in `X-Connector`.
@@ -53,8 +53,6 @@ pub enum NatsConnectorError {
     },
 }
 
-type TopicMap = Arc<RwLock<BTreeMap<String, Vec<String>>>>;
-
 /// Calls functions for NATS messages.
 pub struct NatsConnector {
     source: Arc<dyn FunctionSource>,
@@ -82,8 +80,8 @@ impl NatsConnector {
         if self.config.subjects.is_empty() {
             return Err(NatsConnectorError::NoSubjects);
         }
-        let topics: TopicMap = Arc::default();
-        rebuild(self.source.as_ref(), &topics).await;
+        let topics = Topics::default();
+        topics.rebuild(self.source.as_ref(), "nats").await;
         let client = async_nats::ConnectOptions::new()
             .retry_on_initial_connect()
             .connect(self.config.url.as_str())
@@ -103,47 +101,16 @@ impl NatsConnector {
             let (topics, caller) = (topics.clone(), self.caller.clone());
             tasks.push(tokio::spawn(async move {
                 while let Some(message) = subscriber.next().await {
-                    let subject = message.subject.to_string();
-                    let subscribers = topics
-                        .read()
-                        .map(|map| map.get(&subject).cloned().unwrap_or_default())
-                        .unwrap_or_default();
-                    for function in subscribers {
-                        let (caller, subject) = (caller.clone(), subject.clone());
-                        let body = message.payload.to_vec();
-                        tokio::spawn(async move {
-                            match caller.call(&function, &subject, body).await {
-                                Ok(status) => {
-                                    tracing::info!("nats: {subject} -> {function}: {status}")
-                                }
-                                Err(err) => tracing::warn!("nats: {err}"),
-                            }
-                        });
-                    }
+                    topics.dispatch(&caller, message.subject.as_str(), &message.payload, "nats");
                 }
             }));
         }
-        let (source, interval) = (self.source.clone(), self.config.rebuild_interval);
-        tasks.push(tokio::spawn(async move {
-            // Holds the client (and with it the connection) for as long as the connector runs.
-            let _client = client;
-            loop {
-                tokio::time::sleep(interval).await;
-                rebuild(source.as_ref(), &topics).await;
-            }
-        }));
+        tasks.push(topics.rebuild_every(
+            self.source.clone(),
+            self.config.rebuild_interval,
+            "nats",
+            client,
+        ));
         Ok(ConnectorHandle::new(tasks))
-    }
-}
-
-async fn rebuild(source: &dyn FunctionSource, topics: &TopicMap) {
-    match source.functions().await {
-        Ok(functions) => {
-            let map = topic_map(&functions);
-            if let Ok(mut current) = topics.write() {
-                *current = map;
-            }
-        }
-        Err(err) => tracing::warn!("nats: {err}"),
     }
 }

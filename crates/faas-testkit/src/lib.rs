@@ -1,10 +1,10 @@
 //! Helpers shared by the integration tests of several crates, so they are written once:
 //! free loopback ports, process liveness from `/proc`, a dependency-free HTTP GET for
-//! polling health endpoints, and a real nats-server per test ([`NatsServer`]).
+//! polling health endpoints, and real servers per test ([`NatsServer`], [`MqttBroker`]).
 
-mod nats_server;
+mod servers;
 
-pub use nats_server::NatsServer;
+pub use servers::{MqttBroker, NatsServer, ScriptedServer};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

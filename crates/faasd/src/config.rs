@@ -100,6 +100,13 @@ pub struct Args {
     /// The subjects the NATS connector subscribes to, comma-separated.
     #[arg(long, env = "FAASD_NATS_CONNECTOR_TOPICS")]
     pub nats_connector_topics: Option<String>,
+    /// Run the MQTT connector against this broker (tcp://host:port): a message on one of
+    /// `--mqtt-connector-topics` calls the functions whose `topic` names its topic.
+    #[arg(long, env = "FAASD_MQTT_CONNECTOR_URL")]
+    pub mqtt_connector_url: Option<String>,
+    /// The topics (or filters, with + and #) the MQTT connector subscribes to, comma-separated.
+    #[arg(long, env = "FAASD_MQTT_CONNECTOR_TOPICS")]
+    pub mqtt_connector_topics: Option<String>,
     /// Threads that serve calls and run the platform. 1 runs it all on one thread (the least
     /// CPU per proxied call: no wake-ups across threads); 0, the default, takes half the cores,
     /// at least one, leaving the rest to the functions' replicas.
@@ -137,6 +144,8 @@ pub struct FileConfig {
     pub connector_rebuild_interval: Option<String>,
     pub nats_connector_url: Option<String>,
     pub nats_connector_topics: Option<String>,
+    pub mqtt_connector_url: Option<String>,
+    pub mqtt_connector_topics: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -167,6 +176,8 @@ pub struct Config {
     pub connector_rebuild_interval: Duration,
     /// The NATS connector's server and subjects, when it runs.
     pub nats_connector: Option<(String, Vec<String>)>,
+    /// The MQTT connector's broker and topics, when it runs.
+    pub mqtt_connector: Option<(String, Vec<String>)>,
     /// Runtime threads, at least one (1: a single-threaded runtime).
     pub threads: usize,
 }
@@ -198,8 +209,8 @@ pub enum ConfigError {
     UnknownQueue(String),
     #[error("--queue nats needs --nats-url (FAASD_NATS_URL)")]
     NoNatsUrl,
-    #[error("--nats-connector-topics names no subject: give a comma-separated list such as orders,payments")]
-    NoNatsTopics,
+    #[error("{0} names no topic: give a comma-separated list such as orders,payments")]
+    NoTopics(&'static str),
     #[error("cannot find the fwatchdog binary next to faasd or on PATH; build it with `cargo build -p faas-watchdog` or set FAASD_WATCHDOG")]
     NoWatchdog,
 }
@@ -314,25 +325,18 @@ impl Config {
                     .or(file.connector_rebuild_interval),
                 Duration::from_secs(5),
             )?,
-            nats_connector: match args.nats_connector_url.or(file.nats_connector_url) {
-                None => None,
-                Some(url) => {
-                    let topics = args
-                        .nats_connector_topics
-                        .or(file.nats_connector_topics)
-                        .unwrap_or_else(|| "nats-test".to_owned());
-                    let subjects: Vec<String> = topics
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                    if subjects.is_empty() {
-                        return Err(ConfigError::NoNatsTopics);
-                    }
-                    Some((url, subjects))
-                }
-            },
+            nats_connector: connector(
+                "nats_connector_topics",
+                args.nats_connector_url.or(file.nats_connector_url),
+                args.nats_connector_topics.or(file.nats_connector_topics),
+                "nats-test",
+            )?,
+            mqtt_connector: connector(
+                "mqtt_connector_topics",
+                args.mqtt_connector_url.or(file.mqtt_connector_url),
+                args.mqtt_connector_topics.or(file.mqtt_connector_topics),
+                "sample-topic",
+            )?,
             threads: match args.threads.or(file.threads).unwrap_or(0) {
                 0 => half_the_cores(),
                 n => n,
@@ -344,6 +348,31 @@ impl Config {
 /// Half the cores this process may run on, at least one.
 fn half_the_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// A message connector's server and topics, when its URL is set: `topics` comma-separated,
+/// `default_topics` (OpenFaaS's connector's default) when unset.
+fn connector(
+    name: &'static str,
+    url: Option<String>,
+    topics: Option<String>,
+    default_topics: &str,
+) -> Result<Option<(String, Vec<String>)>, ConfigError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let topics: Vec<String> = topics
+        .as_deref()
+        .unwrap_or(default_topics)
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if topics.is_empty() {
+        return Err(ConfigError::NoTopics(name));
+    }
+    Ok(Some((url, topics)))
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -482,8 +511,18 @@ mod tests {
                 vec!["orders".to_owned(), "payments".to_owned()]
             ))
         );
-        let config = Config::resolve(args(&["--nats-connector-url", "nats://x:1"])).unwrap();
+        let config = Config::resolve(args(&[
+            "--nats-connector-url",
+            "nats://x:1",
+            "--mqtt-connector-url",
+            "tcp://y:2",
+        ]))
+        .unwrap();
         assert_eq!(config.nats_connector.unwrap().1, ["nats-test"]);
+        assert_eq!(
+            config.mqtt_connector,
+            Some(("tcp://y:2".to_owned(), vec!["sample-topic".to_owned()]))
+        );
         assert!(matches!(
             Config::resolve(args(&[
                 "--nats-connector-url",
@@ -491,7 +530,7 @@ mod tests {
                 "--nats-connector-topics",
                 " , "
             ])),
-            Err(ConfigError::NoNatsTopics)
+            Err(ConfigError::NoTopics("nats_connector_topics"))
         ));
         let err = Config::resolve(args(&["--scale-down-window", "soon"])).unwrap_err();
         assert!(

@@ -166,35 +166,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tracing::warn!("queue worker is off: asynchronous calls are accepted and kept, not run");
         None
     };
-    // Scheduled functions, called through this gateway like any caller's calls.
-    let _cron = if config.cron {
-        let caller = faas_connectors::GatewayCaller::new(
-            &format!("http://{address}"),
-            faas_connectors::cron::CONNECTOR_NAME,
-            config.upstream_timeout + Duration::from_secs(5),
-        )
-        .map_err(|err| anyhow::anyhow!("cron connector: {err}"))?;
-        Some(
-            faas_connectors::CronConnector::new(
-                Arc::new(connectors::ProviderFunctions(
-                    provider.clone() as Arc<dyn Provider>
-                )),
-                caller,
-                faas_connectors::CronConfig {
-                    rebuild_interval: config.connector_rebuild_interval,
-                },
-            )
-            .start(),
-        )
-    } else {
-        None
-    };
-    let _nats_connector = match &config.nats_connector {
-        None => None,
-        Some((url, subjects)) => {
-            Some(start_nats_connector(&config, &provider, address, url, subjects).await?)
-        }
-    };
+    // Event connectors (cron; NATS and MQTT when configured), calling functions through this
+    // gateway like any caller.
+    let _connectors =
+        connectors::start(&config, provider.clone() as Arc<dyn Provider>, address).await?;
     let queue_registry = Arc::new(queue_registry);
     let router = gateway
         .router()
@@ -258,47 +233,6 @@ async fn open_queue(
         ),
     };
     Ok(Arc::new(faas_queue::MeteredQueue::new(inner, metrics)))
-}
-
-/// The NATS connector, calling functions through this faasd's gateway.
-#[cfg(feature = "nats")]
-async fn start_nats_connector(
-    config: &Config,
-    provider: &Arc<ProcessProvider>,
-    address: SocketAddr,
-    url: &str,
-    subjects: &[String],
-) -> anyhow::Result<faas_connectors::ConnectorHandle> {
-    let caller = faas_connectors::GatewayCaller::new(
-        &format!("http://{address}"),
-        faas_connectors::nats::CONNECTOR_NAME,
-        config.upstream_timeout + Duration::from_secs(5),
-    )?;
-    let connector = faas_connectors::NatsConnector::new(
-        Arc::new(connectors::ProviderFunctions(
-            provider.clone() as Arc<dyn Provider>
-        )),
-        caller,
-        faas_connectors::NatsConnectorConfig {
-            url: url.to_owned(),
-            subjects: subjects.to_vec(),
-            rebuild_interval: config.connector_rebuild_interval,
-        },
-    );
-    let handle = connector.start().await?;
-    tracing::info!("NATS connector: {} on {url}", subjects.join(", "));
-    Ok(handle)
-}
-
-#[cfg(not(feature = "nats"))]
-async fn start_nats_connector(
-    _config: &Config,
-    _provider: &Arc<ProcessProvider>,
-    _address: SocketAddr,
-    _url: &str,
-    _subjects: &[String],
-) -> anyhow::Result<()> {
-    anyhow::bail!("this faasd was built without NATS support: rebuild with `--features nats`")
 }
 
 async fn shutdown_signal() {
