@@ -194,12 +194,7 @@ impl CronConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::test_time::at;
 
     fn scheduled(name: &str, topic: &str, schedule: &str) -> FunctionStatus {
         FunctionStatus {

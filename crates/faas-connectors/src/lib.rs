@@ -33,6 +33,18 @@ pub use nats::{NatsConnector, NatsConnectorConfig, NatsConnectorError};
 pub use schedule::{Schedule, ScheduleError};
 pub use source::{function_key, subscribes, topic_map, FunctionSource, SourceError};
 
+#[cfg(test)]
+mod test_time {
+    use chrono::{DateTime, Utc};
+
+    /// An RFC 3339 time, for tests on fixed times.
+    pub(crate) fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .expect("an RFC 3339 time")
+            .with_timezone(&Utc)
+    }
+}
+
 /// A running connector's tasks; they stop when it is dropped.
 #[derive(Debug)]
 pub struct ConnectorHandle(Vec<tokio::task::JoinHandle<()>>);

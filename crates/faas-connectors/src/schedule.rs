@@ -64,12 +64,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
+    use crate::test_time::at;
 
     #[test]
     fn crontab_patterns_and_nicknames() {

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Faasd;
+use common::{recorded, Faasd};
 use faas_testkit::MqttBroker;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::json;
@@ -22,29 +22,17 @@ async fn messages_on_a_topic_call_its_functions() {
         ("FAASD_MQTT_CONNECTOR_TOPICS", "sensors/+"),
         ("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms"),
     ]);
-    let fprocess = format!(
-        "sh -c 'echo \"$Http_X_Topic $Http_X_Connector $(cat)\" >> {}'",
-        record.display()
-    );
-    let response = faasd
-        .deploy(json!({
-            "service": "thermo",
-            "image": "functions/alpine:latest",
-            "envProcess": fprocess,
-            "annotations": {"topic": "sensors/temperature"},
-        }))
+    faasd
+        .deploy_recorder("thermo", json!({"topic": "sensors/temperature"}), &record)
         .await;
-    assert_eq!(response.status(), 202);
-    faasd.wait_replicas("thermo", 1).await;
 
     let (client, mut events) = AsyncClient::new(
         MqttOptions::new("faasd-test", "127.0.0.1", broker.port()),
         16,
     );
     tokio::spawn(async move { while events.poll().await.is_ok() {} });
-    let read = || std::fs::read_to_string(&record).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(15);
-    while read().is_empty() {
+    while recorded(&record).is_empty() {
         assert!(Instant::now() < deadline, "no call\n{}", faasd.logs());
         client
             .publish(
@@ -57,7 +45,9 @@ async fn messages_on_a_topic_call_its_functions() {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let first = read().lines().next().unwrap_or_default().to_owned();
-    assert_eq!(first, "sensors/temperature mqtt-connector 22.5");
+    assert_eq!(
+        recorded(&record)[0],
+        "sensors/temperature mqtt-connector 22.5"
+    );
     assert!(faasd.logs().contains("MQTT connector: sensors/+ on"));
 }

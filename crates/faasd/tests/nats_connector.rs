@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Faasd;
+use common::{recorded, Faasd};
 use faas_testkit::NatsServer;
 use serde_json::json;
 
@@ -21,32 +21,19 @@ async fn messages_on_a_subject_call_its_functions() {
         ("FAASD_NATS_CONNECTOR_TOPICS", "orders,payments"),
         ("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms"),
     ]);
-    let fprocess = format!(
-        "sh -c 'echo \"$Http_X_Topic $Http_X_Connector $(cat)\" >> {}'",
-        record.display()
-    );
-    let response = faasd
-        .deploy(json!({
-            "service": "orders",
-            "image": "functions/alpine:latest",
-            "envProcess": fprocess,
-            "annotations": {"topic": "orders"},
-        }))
+    faasd
+        .deploy_recorder("orders", json!({"topic": "orders"}), &record)
         .await;
-    assert_eq!(response.status(), 202);
-    faasd.wait_replicas("orders", 1).await;
 
     let client = async_nats::connect(server.url()).await.expect("connect");
-    let read = || std::fs::read_to_string(&record).unwrap_or_default();
     // Until the connector has read the new function, messages find no subscriber.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while read().is_empty() {
+    while recorded(&record).is_empty() {
         assert!(Instant::now() < deadline, "no call\n{}", faasd.logs());
         client.publish("orders", "order 7".into()).await.unwrap();
         client.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let first = read().lines().next().unwrap_or_default().to_owned();
-    assert_eq!(first, "orders nats-connector order 7");
+    assert_eq!(recorded(&record)[0], "orders nats-connector order 7");
     assert!(faasd.logs().contains("NATS connector: orders, payments on"));
 }

@@ -194,6 +194,31 @@ impl Faasd {
         self.wait_replicas(name, 1).await;
     }
 
+    /// Deploys `name` with `annotations` as a classic function that appends a line
+    /// `$Http_X_Topic $Http_X_Connector <body>` to `record` (what connector tests check), and
+    /// waits until it has a ready replica.
+    pub async fn deploy_recorder(&self, name: &str, annotations: Value, record: &Path) {
+        let fprocess = format!(
+            "sh -c 'echo \"$Http_X_Topic $Http_X_Connector $(cat)\" >> {}'",
+            record.display()
+        );
+        let response = self
+            .deploy(json!({
+                "service": name,
+                "image": "functions/alpine:latest",
+                "envProcess": fprocess,
+                "annotations": annotations,
+            }))
+            .await;
+        assert_eq!(
+            response.status(),
+            202,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
+        self.wait_replicas(name, 1).await;
+    }
+
     pub async fn status(&self, name: &str) -> Option<Value> {
         let response = self
             .api(reqwest::Method::GET, &format!("/system/function/{name}"))
@@ -286,6 +311,15 @@ impl Drop for Faasd {
             self.kill9();
         }
     }
+}
+
+/// The lines a recorder function (see [`Faasd::deploy_recorder`]) wrote, trailing spaces cut.
+pub fn recorded(record: &Path) -> Vec<String> {
+    std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| line.trim_end().to_owned())
+        .collect()
 }
 
 /// Process ids of fwatchdog processes whose parent is `parent`.
