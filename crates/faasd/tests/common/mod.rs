@@ -180,17 +180,23 @@ impl Faasd {
             .expect("deploy")
     }
 
-    /// Deploys a host-program function (`functions/alpine` style) and waits until it answers.
-    pub async fn deploy_host(&self, name: &str, fprocess: &str) {
-        let response = self
-            .deploy(json!({"service": name, "image": "functions/alpine:latest", "envProcess": fprocess}))
-            .await;
+    /// Deploys `body` and checks the gateway accepted it (202).
+    pub async fn deploy_accepted(&self, body: Value) {
+        let response = self.deploy(body).await;
         assert_eq!(
             response.status(),
             202,
             "{}",
             response.text().await.unwrap_or_default()
         );
+    }
+
+    /// Deploys a host-program function (`functions/alpine` style) and waits until it answers.
+    pub async fn deploy_host(&self, name: &str, fprocess: &str) {
+        self.deploy_accepted(
+            json!({"service": name, "image": "functions/alpine:latest", "envProcess": fprocess}),
+        )
+        .await;
         self.wait_replicas(name, 1).await;
     }
 
@@ -202,20 +208,13 @@ impl Faasd {
             "sh -c 'echo \"$Http_X_Topic $Http_X_Connector $(cat)\" >> {}'",
             record.display()
         );
-        let response = self
-            .deploy(json!({
-                "service": name,
-                "image": "functions/alpine:latest",
-                "envProcess": fprocess,
-                "annotations": annotations,
-            }))
-            .await;
-        assert_eq!(
-            response.status(),
-            202,
-            "{}",
-            response.text().await.unwrap_or_default()
-        );
+        self.deploy_accepted(json!({
+            "service": name,
+            "image": "functions/alpine:latest",
+            "envProcess": fprocess,
+            "annotations": annotations,
+        }))
+        .await;
         self.wait_replicas(name, 1).await;
     }
 
