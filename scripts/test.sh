@@ -14,6 +14,8 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 { command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; } || need_apt+=(nats-server)
 # The MQTT connector's tests start a real mosquitto (scripts/mosquitto.sh).
 { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need_apt+=(mosquitto)
+# The portal's test drives a real headless Chromium.
+{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need_apt[*]}"
   apt-get update -qq

@@ -1,5 +1,5 @@
 //! The HTTP API of rustfaas: OpenFaaS's REST endpoints under `/system/*`, the `/function/*`
-//! proxy to function replicas, `/metrics`, the autoscaler, and `/healthz`.
+//! proxy to function replicas, `/metrics`, the autoscaler, `/healthz` and the portal at `/ui/`.
 //!
 //! [`Gateway::new`] takes a [`faas_provider::Provider`] and a [`GatewayConfig`];
 //! [`Gateway::router`] gives an [`axum::Router`] ready for `axum::serve` (with or without
@@ -21,6 +21,7 @@
 //! - [`autoscaler`] — a task that sets replica counts from load (`com.openfaas.scale.*`
 //!   labels), down to zero when idle; [`routes::alert`] scales from AlertManager alerts.
 //! - [`error`] — the one place that maps errors to HTTP statuses.
+//! - `ui` — the portal's files (the repository's `ui/`), served at `/ui/` behind the same auth.
 
 pub mod auth;
 pub mod autoscaler;
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod routes;
 pub mod server;
+mod ui;
 
 pub use autoscaler::{Autoscaler, AutoscalerTask, ScaleDecision, ScalingPolicy};
 pub use config::{AutoscalerConfig, BasicCredentials, GatewayConfig};

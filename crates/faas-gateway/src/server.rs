@@ -19,6 +19,7 @@ use crate::invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvo
 use crate::metrics::{self, GatewayMetrics};
 use crate::proxy;
 use crate::routes::{alert, info, logs, namespaces, packages, secrets, system_functions};
+use crate::ui;
 
 /// What every handler shares.
 pub(crate) struct Shared {
@@ -226,6 +227,8 @@ impl Gateway {
     /// | `/system/packages` | GET | yes |
     /// | `/system/packages/{name[:tag]}` | PUT POST | yes |
     /// | `/system/alert` | POST (AlertManager webhook) | yes |
+    /// | `/ui/`, `/ui/{file}` | GET (the portal) | yes |
+    /// | `/` | GET: 307 to `/ui/` | no |
     pub fn router(&self) -> Router {
         let mut system = Router::new()
             .route(
@@ -262,13 +265,17 @@ impl Gateway {
             .route(
                 "/system/packages/{*name}",
                 put(packages::upload).post(packages::upload),
-            );
+            )
+            .route("/ui", get(ui::index))
+            .route("/ui/", get(ui::index))
+            .route("/ui/{file}", get(ui::asset));
         if let Some(credentials) = &self.shared.config.auth {
             let auth = Arc::new(BasicAuth::new(credentials));
             system = system.route_layer(middleware::from_fn_with_state(auth, require_basic_auth));
         }
 
         Router::new()
+            .route("/", get(ui::root))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics::serve))
             .merge(system)

@@ -29,13 +29,7 @@ async fn healthz_is_ok() {
 #[tokio::test]
 async fn unknown_routes_are_404() {
     let api = TestApi::new();
-    for path in [
-        "/",
-        "/nope",
-        "/system/nope",
-        "/system/function/",
-        "/functions/x",
-    ] {
+    for path in ["/nope", "/system/nope", "/system/function/", "/functions/x"] {
         let answer = api.get(path).await;
         assert_eq!(answer.status, StatusCode::NOT_FOUND, "{path}");
         assert_internal(&answer);
@@ -568,6 +562,41 @@ async fn packages_upload_and_list() {
             .len(),
         3
     );
+}
+
+#[tokio::test]
+async fn the_portal_is_behind_auth_and_the_root_redirects_to_it() {
+    let api = TestApi::with_config(config_with_auth());
+    let root = api.get("/").await;
+    assert_eq!(root.status, StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(root.header("location"), Some("/ui/"));
+    for path in ["/ui", "/ui/", "/ui/app.js", "/ui/style.css"] {
+        assert_eq!(
+            api.get(path).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+    let api = api.logged_in();
+    for (path, content_type, needle) in [
+        ("/ui/", "text/html", "<script src=\"app.js\">"),
+        ("/ui", "text/html", "<script src=\"app.js\">"),
+        ("/ui/index.html", "text/html", "id=\"functions\""),
+        ("/ui/app.js", "text/javascript", "/system/functions"),
+        ("/ui/style.css", "text/css", "table"),
+    ] {
+        let answer = api.get(path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert!(
+            answer
+                .header("content-type")
+                .is_some_and(|c| c.starts_with(content_type)),
+            "{path}: {:?}",
+            answer.header("content-type")
+        );
+        assert!(answer.text().contains(needle), "{path}");
+    }
+    assert_eq!(api.get("/ui/nope.js").await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

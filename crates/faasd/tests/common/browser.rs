@@ -1,0 +1,189 @@
+//! A real headless Chromium for UI tests, driven over the DevTools protocol (a WebSocket to
+//! the page target): navigate, evaluate JavaScript in the page, wait for a condition.
+//! Chromium comes from Debian's packages (`scripts/test.sh` installs it); a test that cannot
+//! start it fails with the reason.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{json, Value};
+use tokio_websockets::{ClientBuilder, MaybeTlsStream, Message, WebSocketStream};
+
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A headless Chromium with one page; killed with its helper processes when dropped.
+pub struct Browser {
+    child: Child,
+    socket: Socket,
+    next_id: u64,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts Chromium and connects to its first page.
+    pub async fn start() -> Browser {
+        let binary = ["chromium", "chromium-browser", "google-chrome"]
+            .into_iter()
+            .find(|b| {
+                Command::new("sh")
+                    .args(["-c", &format!("command -v {b}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .expect("chromium is not installed: run scripts/test.sh, which installs it");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut child = Command::new(binary)
+            .args([
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            // Its own process group, so that its helper processes go with it.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start chromium");
+        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID" on stderr.
+        let stderr = child.stderr.take().expect("stderr");
+        let (found, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = found.send(url.to_owned());
+                }
+            }
+        });
+        let browser_url = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("chromium printed no DevTools address");
+        let port = browser_url
+            .trim_start_matches("ws://127.0.0.1:")
+            .split('/')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .expect("DevTools port");
+        let page_url = page_target(port).await;
+        let (socket, _) = ClientBuilder::from_uri(page_url.parse().expect("ws uri"))
+            .connect()
+            .await
+            .expect("connect to the page");
+        Browser {
+            child,
+            socket,
+            next_id: 0,
+            _profile: profile,
+        }
+    }
+
+    /// Sends one DevTools command and waits for its answer (events in between are skipped).
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let request = json!({"id": id, "method": method, "params": params}).to_string();
+        self.socket
+            .send(Message::text(request))
+            .await
+            .expect("send to chromium");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let message = tokio::time::timeout(left, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("no answer to {method}"))
+                .expect("chromium closed the connection")
+                .expect("a message");
+            let Some(text) = message.as_text() else {
+                continue;
+            };
+            let answer: Value = serde_json::from_str(text).expect("JSON from chromium");
+            if answer["id"] == id {
+                if let Some(error) = answer.get("error") {
+                    panic!("{method}: {error}");
+                }
+                return answer["result"].clone();
+            }
+        }
+    }
+
+    /// Sends `header: value` with every request the page makes (e.g. basic auth).
+    pub async fn set_header(&mut self, header: &str, value: &str) {
+        self.call("Network.enable", json!({})).await;
+        self.call(
+            "Network.setExtraHTTPHeaders",
+            json!({"headers": {header: value}}),
+        )
+        .await;
+    }
+
+    /// Opens `url` in the page.
+    pub async fn navigate(&mut self, url: &str) {
+        self.call("Page.navigate", json!({"url": url})).await;
+    }
+
+    /// Evaluates `expression` in the page (promises awaited) and answers its value.
+    pub async fn eval(&mut self, expression: &str) -> Value {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "awaitPromise": true, "returnByValue": true}),
+            )
+            .await;
+        if let Some(exception) = result.get("exceptionDetails") {
+            panic!("{expression}: {exception}");
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// Evaluates `expression` until it is `true` (up to 20 s); panics with `what` otherwise.
+    pub async fn wait_for(&mut self, expression: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.eval(expression).await == Value::Bool(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The page target's WebSocket URL, from `GET /json/list` on the DevTools port.
+async fn page_target(port: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/json/list")).await {
+            if let Ok(targets) = response.json::<Vec<Value>>().await {
+                if let Some(url) = targets
+                    .iter()
+                    .find(|t| t["type"] == "page")
+                    .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+                {
+                    return url.to_owned();
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "chromium shows no page target");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
