@@ -62,9 +62,10 @@ async function loadFunctions() {
   });
   document.querySelector("#functions tbody").replaceChildren(...rows);
   $("empty").hidden = functions.length > 0;
-  const select = $("invoke-name");
-  const chosen = select.value;
-  select.replaceChildren(...functions.map((f) => new Option(f.name, f.name, false, f.name === chosen)));
+  for (const select of [$("invoke-name"), $("logs-name")]) {
+    const chosen = select.value;
+    select.replaceChildren(...functions.map((f) => new Option(f.name, f.name, false, f.name === chosen)));
+  }
 }
 
 async function refresh() {
@@ -129,6 +130,31 @@ $("invoke").addEventListener("submit", async (event) => {
     $("invoke-output").textContent = text;
   } catch (error) {
     $("invoke-status").textContent = String(error.message || error);
+  }
+});
+
+$("logs").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const params = new URLSearchParams({
+    name: $("logs-name").value,
+    tail: $("logs-lines").value || "100",
+    follow: "false",
+  });
+  if (namespace) params.set("namespace", namespace);
+  $("logs-output").textContent = "Reading logs...";
+  try {
+    // Newline-delimited JSON: {"name","namespace","instance","timestamp","text"} per line.
+    const text = await (await api("GET", `/system/logs?${params}`)).text();
+    const lines = text
+      .split("\n")
+      .filter((line) => line.trim())
+      .map((line) => {
+        const entry = JSON.parse(line);
+        return `${entry.timestamp} ${entry.instance || ""} ${entry.text}`;
+      });
+    $("logs-output").textContent = lines.length ? lines.join("\n") : "(no log lines yet)";
+  } catch (error) {
+    $("logs-output").textContent = String(error.message || error);
   }
 });
 

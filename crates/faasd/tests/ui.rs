@@ -1,6 +1,6 @@
 //! The portal at /ui/ in a real headless Chromium against a real faasd (basic auth on): it
-//! lists functions, deploys one from its form, invokes it and shows the answer, and deletes
-//! it; `/` redirects to it and it needs the credentials.
+//! lists functions, deploys one from its form, invokes it and shows the answer, shows its
+//! logs, and deletes it; `/` redirects to it and it needs the credentials.
 
 mod common;
 
@@ -9,7 +9,7 @@ use common::browser::Browser;
 use common::Faasd;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_portal_lists_deploys_invokes_and_deletes() {
+async fn the_portal_lists_deploys_invokes_shows_logs_and_deletes() {
     let faasd = Faasd::start();
     // Without credentials: 401; `/` points at the portal.
     let plain = reqwest::Client::builder()
@@ -92,6 +92,20 @@ async fn the_portal_lists_deploys_invokes_and_deletes() {
         shown.as_str().is_some_and(|s| s.starts_with("200 OK")),
         "{shown}"
     );
+
+    // Its logs: the watchdog's line for the call just made.
+    browser
+        .eval(
+            "document.getElementById('logs-name').value = 'from-ui';
+             document.querySelector('#logs button').click(); true",
+        )
+        .await;
+    browser
+        .wait_for(
+            "document.getElementById('logs-output').textContent.includes('Wrote 12 Bytes')",
+            "the call's log line",
+        )
+        .await;
 
     // Delete it (the page asks first; say yes).
     browser
