@@ -1,5 +1,5 @@
 //! Calls a function through the gateway, as a connector: `POST /function/{name}.{namespace}`
-//! with `X-Topic` and `X-Connector`.
+//! (or `/async-function/...`, queued, when asked to) with `X-Topic` and `X-Connector`.
 
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ pub enum CallError {
 pub struct GatewayCaller {
     base: String,
     connector: String,
+    route: &'static str,
     client: reqwest::Client,
 }
 
@@ -43,8 +44,16 @@ impl GatewayCaller {
         Ok(GatewayCaller {
             base: base.trim_end_matches('/').to_owned(),
             connector: connector.to_owned(),
+            route: "function",
             client,
         })
+    }
+
+    /// Calls through `/async-function/` instead: the gateway queues each call and answers
+    /// 202 at once (OpenFaaS's connectors' `async_invocation`).
+    pub fn asynchronous(mut self) -> GatewayCaller {
+        self.route = "async-function";
+        self
     }
 
     /// Calls `function` (`name.namespace`) for `topic` with `body`; answers the status and
@@ -62,7 +71,7 @@ impl GatewayCaller {
         };
         let response = self
             .client
-            .post(format!("{}/function/{function}", self.base))
+            .post(format!("{}/{}/{function}", self.base, self.route))
             .header("X-Topic", topic)
             .header("X-Connector", &self.connector)
             .body(body)

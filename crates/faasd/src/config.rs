@@ -93,6 +93,10 @@ pub struct Args {
     /// How often the connectors read the list of functions again.
     #[arg(long, env = "FAASD_CONNECTOR_REBUILD_INTERVAL")]
     pub connector_rebuild_interval: Option<String>,
+    /// Connectors call functions through /async-function/ (queued, answered 202 at once)
+    /// instead of waiting for each answer.
+    #[arg(long, env = "FAASD_CONNECTOR_ASYNC")]
+    pub connector_async: Option<bool>,
     /// Run the NATS connector against this server (nats://host:port): a message on one of
     /// `--nats-connector-topics` calls the functions whose `topic` names its subject.
     #[arg(long, env = "FAASD_NATS_CONNECTOR_URL")]
@@ -142,6 +146,7 @@ pub struct FileConfig {
     pub idle_connection_timeout: Option<String>,
     pub cron: Option<bool>,
     pub connector_rebuild_interval: Option<String>,
+    pub connector_async: Option<bool>,
     pub nats_connector_url: Option<String>,
     pub nats_connector_topics: Option<String>,
     pub mqtt_connector_url: Option<String>,
@@ -174,6 +179,7 @@ pub struct Config {
     pub idle_connection_timeout: Duration,
     pub cron: bool,
     pub connector_rebuild_interval: Duration,
+    pub connector_async: bool,
     /// The NATS connector's server and subjects, when it runs.
     pub nats_connector: Option<(String, Vec<String>)>,
     /// The MQTT connector's broker and topics, when it runs.
@@ -325,6 +331,10 @@ impl Config {
                     .or(file.connector_rebuild_interval),
                 Duration::from_secs(5),
             )?,
+            connector_async: args
+                .connector_async
+                .or(file.connector_async)
+                .unwrap_or(false),
             nats_connector: connector(
                 "nats_connector_topics",
                 args.nats_connector_url.or(file.nats_connector_url),
@@ -496,6 +506,12 @@ mod tests {
         .unwrap();
         assert!(!config.cron);
         assert_eq!(config.connector_rebuild_interval, Duration::from_secs(1));
+        assert!(!config.connector_async);
+        assert!(
+            Config::resolve(args(&["--connector-async", "true"]))
+                .unwrap()
+                .connector_async
+        );
         assert_eq!(config.nats_connector, None);
         let config = Config::resolve(args(&[
             "--nats-connector-url",

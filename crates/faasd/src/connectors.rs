@@ -25,6 +25,13 @@ pub async fn start(
             name,
             config.upstream_timeout + Duration::from_secs(5),
         )
+        .map(|caller| {
+            if config.connector_async {
+                caller.asynchronous()
+            } else {
+                caller
+            }
+        })
     };
     let mut handles = Vec::new();
     if config.cron {

@@ -40,6 +40,28 @@ async fn scheduled_functions_are_called_with_connector_headers() {
 }
 
 #[tokio::test]
+async fn connector_calls_can_go_through_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("calls");
+    let faasd = Faasd::start_with(&[
+        ("FAASD_CONNECTOR_ASYNC", "true"),
+        ("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms"),
+    ]);
+    faasd
+        .deploy_recorder("ticker", every_second(), &record)
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while recorded(&record).is_empty() {
+        assert!(Instant::now() < deadline, "no call\n{}", faasd.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(recorded(&record)[0], "cron-function cron-connector");
+    assert!(faasd
+        .logs()
+        .contains("cron: invoked ticker.openfaas-fn: 202 Accepted"));
+}
+
+#[tokio::test]
 async fn the_connector_can_be_turned_off() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("calls");
