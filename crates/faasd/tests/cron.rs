@@ -1,36 +1,51 @@
 //! The cron connector in a real faasd: a function annotated `topic: cron-function` with a
-//! schedule is called through the gateway with OpenFaaS's connector headers, and not at all
-//! when the connector is off.
+//! schedule is called through the gateway with OpenFaaS's connector headers (directly, or
+//! through the queue with `--connector-async`), and not at all when the connector is off.
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{recorded, Faasd};
 use serde_json::json;
 
-fn every_second() -> serde_json::Value {
-    json!({"topic": "cron-function", "schedule": "* * * * * *"})
-}
-
-#[tokio::test]
-async fn scheduled_functions_are_called_with_connector_headers() {
+/// A faasd with `env` (the connectors reading functions every 200 ms) running a recorder
+/// function scheduled every second; its record file is in the returned folder.
+async fn ticker(env: &[(&str, &str)]) -> (Faasd, tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("calls");
-    let faasd = Faasd::start_with(&[("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms")]);
+    let mut env = env.to_vec();
+    env.push(("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms"));
+    let faasd = Faasd::start_with(&env);
     faasd
-        .deploy_recorder("ticker", every_second(), &record)
+        .deploy_recorder(
+            "ticker",
+            json!({"topic": "cron-function", "schedule": "* * * * * *"}),
+            &record,
+        )
         .await;
+    (faasd, dir, record)
+}
+
+/// Waits (up to 20 s) for `count` recorded calls.
+async fn wait_for_calls(faasd: &Faasd, record: &Path, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while recorded(&record).len() < 2 {
+    while recorded(record).len() < count {
         assert!(
             Instant::now() < deadline,
             "calls: {:?}\n{}",
-            recorded(&record),
+            recorded(record),
             faasd.logs()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn scheduled_functions_are_called_with_connector_headers() {
+    let (faasd, _dir, record) = ticker(&[]).await;
+    wait_for_calls(&faasd, &record, 2).await;
     for line in recorded(&record) {
         assert_eq!(line, "cron-function cron-connector");
     }
@@ -41,20 +56,8 @@ async fn scheduled_functions_are_called_with_connector_headers() {
 
 #[tokio::test]
 async fn connector_calls_can_go_through_the_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let record = dir.path().join("calls");
-    let faasd = Faasd::start_with(&[
-        ("FAASD_CONNECTOR_ASYNC", "true"),
-        ("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms"),
-    ]);
-    faasd
-        .deploy_recorder("ticker", every_second(), &record)
-        .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while recorded(&record).is_empty() {
-        assert!(Instant::now() < deadline, "no call\n{}", faasd.logs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (faasd, _dir, record) = ticker(&[("FAASD_CONNECTOR_ASYNC", "true")]).await;
+    wait_for_calls(&faasd, &record, 1).await;
     assert_eq!(recorded(&record)[0], "cron-function cron-connector");
     assert!(faasd
         .logs()
@@ -63,15 +66,7 @@ async fn connector_calls_can_go_through_the_queue() {
 
 #[tokio::test]
 async fn the_connector_can_be_turned_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let record = dir.path().join("calls");
-    let faasd = Faasd::start_with(&[
-        ("FAASD_CRON", "false"),
-        ("FAASD_CONNECTOR_REBUILD_INTERVAL", "200ms"),
-    ]);
-    faasd
-        .deploy_recorder("ticker", every_second(), &record)
-        .await;
+    let (_faasd, _dir, record) = ticker(&[("FAASD_CRON", "false")]).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(recorded(&record).is_empty(), "{:?}", recorded(&record));
 }
