@@ -146,10 +146,12 @@ impl Browser {
     }
 
     /// Evaluates `expression` until it is `true` (up to 20 s); panics with `what` otherwise.
+    /// An exception counts as not yet: the page may still be loading (no `document.body`).
     pub async fn wait_for(&mut self, expression: &str, what: &str) {
+        let guarded = format!("(() => {{ try {{ return ({expression}) === true; }} catch (_) {{ return false; }} }})()");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if self.eval(expression).await == Value::Bool(true) {
+            if self.eval(&guarded).await == Value::Bool(true) {
                 return;
             }
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
