@@ -28,10 +28,11 @@ fn publisher(broker: &MqttBroker, id: &str) -> AsyncClient {
     client
 }
 
-/// Publishes `body` on `topic` until some call arrives (subscriptions take a moment).
+/// Publishes `body` on `topic` until a call with that body arrives (subscriptions take a
+/// moment).
 async fn publish_until_heard(client: &AsyncClient, calls: &Calls, topic: &str, body: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
-    while calls.lock().unwrap().is_empty() {
+    while !calls.lock().unwrap().iter().any(|c| c.body == body) {
         assert!(
             Instant::now() < deadline,
             "no call for a message on {topic}"
@@ -80,8 +81,6 @@ async fn messages_call_the_functions_of_their_topic_across_a_broker_restart() {
     // The broker goes away and comes back: the connector subscribes again.
     broker.kill().unwrap();
     broker.restart().unwrap();
-    calls.lock().unwrap().clear();
     let client = publisher(&broker, "publisher-after");
     publish_until_heard(&client, &calls, "home/temperature", "19.0").await;
-    assert_eq!(calls.lock().unwrap()[0].body, "19.0");
 }

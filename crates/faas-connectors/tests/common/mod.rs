@@ -89,8 +89,13 @@ pub async fn gateway() -> (String, Calls) {
 
 /// Waits (up to 10 s) until `calls` holds `count` calls.
 pub async fn wait_for(calls: &Calls, count: usize) {
+    wait_for_matching(calls, count, |_| true).await;
+}
+
+/// Waits (up to 10 s) until `count` of the calls match `matches`.
+pub async fn wait_for_matching(calls: &Calls, count: usize, matches: impl Fn(&Call) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while calls.lock().unwrap().len() < count {
+    while calls.lock().unwrap().iter().filter(|c| matches(c)).count() < count {
         assert!(
             Instant::now() < deadline,
             "only {:?}",
