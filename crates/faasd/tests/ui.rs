@@ -100,9 +100,11 @@ async fn the_portal_lists_deploys_invokes_shows_logs_and_deletes() {
              document.querySelector('#logs button').click(); true",
         )
         .await;
+    // The line reaches the log store a moment after the answer: ask again until it is there.
     browser
         .wait_for(
-            "document.getElementById('logs-output').textContent.includes('Wrote 12 Bytes')",
+            "document.getElementById('logs-output').textContent.includes('Wrote 12 Bytes')
+             || (document.querySelector('#logs button').click(), false)",
             "the call's log line",
         )
         .await;
