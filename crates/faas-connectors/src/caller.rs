@@ -36,7 +36,11 @@ impl GatewayCaller {
     /// A caller for the gateway at `base` (e.g. `http://127.0.0.1:8080`) that names itself
     /// `connector` in `X-Connector`; each call may take up to `timeout`.
     pub fn new(base: &str, connector: &str, timeout: Duration) -> Result<GatewayCaller, CallError> {
+        // The gateway is this platform's own (loopback, usually): an HTTP proxy set in the
+        // environment for outside traffic must not carry these calls (the queue's
+        // GatewayInvoker does the same).
         let client = reqwest::Client::builder()
+            .no_proxy()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -44,7 +44,12 @@ async fn wait_for_calls(faasd: &Faasd, record: &Path, count: usize) {
 
 #[tokio::test]
 async fn scheduled_functions_are_called_with_connector_headers() {
-    let (faasd, _dir, record) = ticker(&[]).await;
+    // A proxy in the environment (nothing listens there) must not catch calls to faasd itself.
+    let (faasd, _dir, record) = ticker(&[
+        ("HTTP_PROXY", "http://127.0.0.1:9"),
+        ("http_proxy", "http://127.0.0.1:9"),
+    ])
+    .await;
     wait_for_calls(&faasd, &record, 2).await;
     for line in recorded(&record) {
         assert_eq!(line, "cron-function cron-connector");
