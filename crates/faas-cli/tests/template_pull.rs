@@ -34,14 +34,16 @@ impl TemplateRepo {
         common::git(self.path(), args);
     }
 
-    /// A classic-mode template whose handler prints `greeting` and then its input.
+    /// A template as OpenFaaS's repositories hold them (only `language`, `fprocess` and
+    /// `handler_folder`: none of the process runtime's keys, so it runs in classic mode),
+    /// whose handler prints `greeting` and then its input.
     fn template(&self, folder: &str, name: &str, greeting: &str) -> &TemplateRepo {
         let root = self.path().join(folder).join(name);
         std::fs::create_dir_all(root.join("function")).expect("template folder");
         std::fs::write(
             root.join("template.yml"),
             format!(
-                "language: {name}\nfprocess: sh function/handler.sh\nhandler_folder: function\nmode: classic\nrequires: [sh]\n"
+                "language: {name}\nfprocess: sh function/handler.sh\nhandler_folder: function\n"
             ),
         )
         .expect("template.yml");
