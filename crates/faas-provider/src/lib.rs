@@ -1,17 +1,12 @@
 //! The provider: what runs function replicas behind the gateway.
 //!
-//! [`Provider`] is the seam the gateway talks to. The `process` backend (the embedded default,
-//! cargo feature `process`) runs each replica as an `fwatchdog` child process on a loopback
-//! port, in its own working directory, with its secrets as files and its output in a
-//! per-function log; function code arrives as packages stored content-addressed under the data
-//! directory. See [`process`] for its data layout, replica environment and package format.
+//! [`Provider`] is the seam the gateway talks to; [`ProviderError`] carries one HTTP status
+//! per variant. Each runtime backend is a crate of its own beside this one and implements the
+//! trait: `faas-provider-process` (the embedded default: each replica an `fwatchdog` child
+//! process on a loopback port, function code from packages under the data directory).
 
 pub mod error;
-#[cfg(feature = "process")]
-pub mod process;
 pub mod provider;
 
 pub use error::ProviderError;
-#[cfg(feature = "process")]
-pub use process::{ProcessConfig, ProcessProvider, ReplicaInfo};
 pub use provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};

@@ -14,7 +14,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use faas_gateway::{AutoscalerConfig, BasicCredentials, Gateway, GatewayConfig};
-use faas_provider::{ProcessConfig, ProcessProvider, Provider};
+use faas_provider::Provider;
+use faas_provider_process::{ProcessConfig, ProcessProvider};
 use faas_types::VersionInfo;
 use tokio::net::TcpListener;
 

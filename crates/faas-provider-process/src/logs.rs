@@ -19,7 +19,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::provider::LogStream;
+use faas_provider::LogStream;
 
 /// Lines a slow follower may fall behind before it skips some.
 const LIVE_CAPACITY: usize = 4096;

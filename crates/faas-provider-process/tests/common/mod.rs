@@ -11,7 +11,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use faas_provider::{ProcessConfig, ProcessProvider, Provider, ReplicaEndpoint};
+use faas_provider::{Provider, ReplicaEndpoint};
+use faas_provider_process::{ProcessConfig, ProcessProvider};
 use faas_types::FunctionDeployment;
 use tempfile::TempDir;
 

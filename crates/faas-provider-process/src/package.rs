@@ -27,8 +27,8 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::fsutil;
 use super::layout::Layout;
-use crate::error::ProviderError;
-use crate::provider::PackageInfo;
+use faas_provider::PackageInfo;
+use faas_provider::ProviderError;
 
 /// Name of the optional manifest at the package's root.
 pub(crate) const MANIFEST: &str = "faas-package.json";

@@ -1,15 +1,14 @@
 //! The process backend's state: validation that changes nothing, namespaces, package garbage
 //! collection, recovery after `kill -9` of the server, and cgroup limits.
 
-#![cfg(feature = "process")]
-
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use faas_provider::{ProcessProvider, Provider, ProviderError};
+use faas_provider::{Provider, ProviderError};
+use faas_provider_process::ProcessProvider;
 use faas_types::{FunctionResources, NamespaceRequest, Secret};
 
 fn is_invalid<T: std::fmt::Debug>(result: Result<T, ProviderError>, needle: &str) {
@@ -451,7 +450,7 @@ async fn cgroup_limits_are_enforced_when_available() {
         let status = h.provider.status("openfaas-fn", "hungry").await.unwrap();
         let note = status.annotations.unwrap_or_default();
         assert!(note
-            .get(faas_provider::process::LIMITS_ANNOTATION)
+            .get(faas_provider_process::LIMITS_ANNOTATION)
             .is_some_and(|n| n.starts_with("not enforced")));
         h.stop().await;
         return;
@@ -503,6 +502,6 @@ async fn cgroup_limits_are_enforced_when_available() {
     assert!(!status
         .annotations
         .unwrap_or_default()
-        .contains_key(faas_provider::process::LIMITS_ANNOTATION));
+        .contains_key(faas_provider_process::LIMITS_ANNOTATION));
     h.stop().await;
 }

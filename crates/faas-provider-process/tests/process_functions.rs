@@ -1,8 +1,6 @@
 //! The process backend with real `fwatchdog` replicas: host images, packages, http mode,
 //! scaling, restarts, rolling updates, secrets and logs.
 
-#![cfg(feature = "process")]
-
 mod common;
 
 use std::collections::HashSet;

@@ -54,8 +54,8 @@ use self::records::{FunctionRecord, Namespaces};
 use self::replica::LaunchSpec;
 use self::runtime::{lock, Runtime};
 use self::secrets::SecretStore;
-use crate::error::ProviderError;
-use crate::provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};
+use faas_provider::ProviderError;
+use faas_provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};
 
 pub use self::function::LIMITS_ANNOTATION;
 

@@ -13,7 +13,7 @@ use super::records::FunctionRecord;
 use super::replica::{LaunchSpec, Slot, SlotObserver};
 use super::runtime::{lock, Runtime};
 use super::ReplicaInfo;
-use crate::provider::ReplicaEndpoint;
+use faas_provider::ReplicaEndpoint;
 
 /// SIGTERM-to-SIGKILL grace for replicas stopped by scale-down, update and delete.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
