@@ -25,6 +25,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use faas_provider::ProviderError;
+use faas_types::call_path::check_call_path;
 use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
 use http::header::{HeaderName, ALLOW, HOST};
@@ -85,6 +86,13 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
         return stamp(err.into_response(), call_id);
     };
     let (name, namespace) = (target.name, target.namespace);
+    // `..` would leave the function (at the replica, or at a normalising hop on the way).
+    if let Err(err) = check_call_path(target.path) {
+        return stamp(
+            GatewayError::BadRequest(err.to_string()).into_response(),
+            call_id,
+        );
+    }
 
     let entry = match function_entry(&state, namespace, name).await {
         Ok(entry) => entry,

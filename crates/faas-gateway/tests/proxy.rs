@@ -86,6 +86,37 @@ async fn path_and_query_pass_through() {
 }
 
 #[tokio::test]
+async fn paths_with_dot_segments_are_refused_before_the_replica() {
+    let upstream = Upstream::start("a").await;
+    let server = TestServer::start().await;
+    server.deploy("echo", &[upstream.address]);
+    let port = server.address.port();
+    for path in [
+        "/function/echo/../other",
+        "/function/echo/%2e%2e/metrics",
+        "/function/echo/a/.%2E/b",
+        "/function/echo/./x",
+    ] {
+        let response = tokio::task::spawn_blocking(move || faas_testkit::raw_post(port, path, "x"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(response.status, 400, "{path}: {}", response.text);
+        assert_eq!(response.header("x-openfaas-internal"), Some("gateway"));
+        assert!(response.body().contains("dot segment"), "{}", response.text);
+    }
+    // Dots inside a segment are the function's business.
+    let fine = tokio::task::spawn_blocking(move || {
+        faas_testkit::raw_post(port, "/function/echo/a..b/.x", "x")
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(fine.status, 200, "{}", fine.text);
+    assert_eq!(upstream.calls(), 1);
+}
+
+#[tokio::test]
 async fn namespaced_functions_resolve() {
     let upstream = Upstream::start("dev").await;
     let server = TestServer::start().await;

@@ -3,20 +3,29 @@
 //!
 //! One call, start to end (`QueueWorker::handle`):
 //! 1. a bad `callback_url` dead-letters the call at once;
-//! 2. the function is invoked through the [`Invoker`]; while that (and the callback) runs,
-//!    the lease is extended every third of its length, so only a dead worker loses it;
-//! 3. a retried status (or a refused connection) with attempts left goes back to the queue,
+//! 2. a path with a dot segment (`..`, `%2e%2e`, stored before such paths were refused) is
+//!    not sent: it is answered 400 by the worker itself, as the platform;
+//! 3. otherwise the function is invoked through the [`Invoker`]; while that (and the callback)
+//!    runs, the lease is extended every third of its length, so only a dead worker loses it;
+//! 4. a retried status (or a refused connection) with attempts left goes back to the queue,
 //!    visible after the backoff or the function's `Retry-After`;
-//! 4. otherwise the result is posted to the callback (retried a few times); a callback that
+//! 5. otherwise the result is posted to the callback (retried a few times); a callback that
 //!    cannot be delivered dead-letters the call with the reason;
-//! 5. a call that used all its attempts is dead-lettered after its callback; the rest are
-//!    acked.
+//! 6. then the call is settled by who answered last:
+//!    - the function itself (whatever its status): its answer is the call's result, and the
+//!      call is acked, unless the status was a retried one and the attempts ran out;
+//!    - the platform, which could not hand the call to the function (the function is missing
+//!      or was deleted, the gateway refused or failed the call: its answers carry
+//!      `X-OpenFaaS-Internal`; or no answer at all): the call is dead-lettered with the last
+//!      status and the reason, so it can be replayed, never acked and lost;
+//!    - a retried status after the last attempt: dead-lettered.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use faas_types::call_path::check_call_path;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -295,46 +304,26 @@ impl QueueWorker {
 
         let started = SystemTime::now();
         let clock = Instant::now();
-        let result = self.invoker.invoke(call).await;
+        let answer = self.answer(call, &policy).await;
         let duration = clock.elapsed();
-        let (status, headers, body, retry_after, retryable) = match result {
-            Ok(response) => {
-                let retry_after = response.header("retry-after").and_then(parse_retry_after);
-                let retryable = policy.retries_status(response.status);
-                (
-                    response.status,
-                    response.headers,
-                    response.body,
-                    retry_after,
-                    retryable,
-                )
-            }
-            Err(err) => {
-                let retryable = if err.is_connection_error() {
-                    policy.retry_connection_errors
-                } else {
-                    policy.retries_status(err.status())
-                };
-                let body = Bytes::from(format!("{}: {err}\n", call.function_ref()));
-                let headers = vec![(
-                    "Content-Type".to_string(),
-                    "text/plain; charset=utf-8".to_string(),
-                )];
-                log_invoke_error(call, &err);
-                (err.status(), headers, body, None, retryable)
-            }
-        };
-        self.metrics.invocation(&self.name, &status.to_string());
+        self.metrics
+            .invocation(&self.name, &answer.status.to_string());
 
-        if retryable && attempt < policy.attempts {
-            return Outcome::Retry(updated, policy.delay(attempt, retry_after));
+        if answer.retryable && attempt < policy.attempts {
+            return Outcome::Retry(updated, policy.delay(attempt, answer.retry_after));
         }
-        let exhausted = retryable;
+        let dead_reason = if answer.retryable {
+            Some(exhausted_reason(call, answer.status, attempt))
+        } else if answer.from_platform {
+            Some(undelivered_reason(call, &answer))
+        } else {
+            None
+        };
         if let Some(url) = callback {
             let result = CallResult {
-                status,
-                headers,
-                body,
+                status: answer.status,
+                headers: answer.headers,
+                body: answer.body,
                 started,
                 duration,
                 retry: attempt - 1,
@@ -345,19 +334,89 @@ impl QueueWorker {
                 .deliver(&url, call, &result, &self.config.callback, &self.metrics)
                 .await
             {
-                let reason = if exhausted {
-                    format!("{} ({})", exhausted_reason(call, status, attempt), reason)
-                } else {
-                    reason
+                let reason = match dead_reason {
+                    Some(dead) => format!("{dead} ({reason})"),
+                    None => reason,
                 };
                 return Outcome::DeadLetter(updated, reason);
             }
         }
-        if exhausted {
-            return Outcome::DeadLetter(updated, exhausted_reason(call, status, attempt));
+        match dead_reason {
+            Some(reason) => Outcome::DeadLetter(updated, reason),
+            None => Outcome::Ack,
         }
-        Outcome::Ack
     }
+
+    /// Sends the call (unless its path would leave the function) and says who answered what.
+    async fn answer(&self, call: &QueuedCall, policy: &RetryPolicy) -> Answer {
+        if let Err(err) = check_call_path(&call.path) {
+            return Answer::platform(400, format!("{}: {err}\n", call.function_ref()));
+        }
+        match self.invoker.invoke(call).await {
+            Ok(response) => Answer {
+                retry_after: response.header("retry-after").and_then(parse_retry_after),
+                retryable: policy.retries_status(response.status),
+                from_platform: response.header(INTERNAL_HEADER).is_some(),
+                status: response.status,
+                headers: response.headers,
+                body: response.body,
+            },
+            Err(err) => {
+                log_invoke_error(call, &err);
+                let mut answer =
+                    Answer::platform(err.status(), format!("{}: {err}\n", call.function_ref()));
+                answer.retryable = if err.is_connection_error() {
+                    policy.retry_connection_errors
+                } else {
+                    policy.retries_status(err.status())
+                };
+                answer
+            }
+        }
+    }
+}
+
+/// `X-OpenFaaS-Internal`: the gateway sets it on the answers it makes itself.
+const INTERNAL_HEADER: &str = "x-openfaas-internal";
+
+/// The last answer to a call, and whether it came from the function or from the platform.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    retry_after: Option<Duration>,
+    retryable: bool,
+    /// The platform answered: the call never reached the function (or no answer came back).
+    from_platform: bool,
+}
+
+impl Answer {
+    /// An answer the platform makes itself, as plain text; not retried.
+    fn platform(status: u16, text: String) -> Answer {
+        Answer {
+            status,
+            headers: vec![(
+                "Content-Type".to_string(),
+                "text/plain; charset=utf-8".to_string(),
+            )],
+            body: Bytes::from(text),
+            retry_after: None,
+            retryable: false,
+            from_platform: true,
+        }
+    }
+}
+
+/// Why a call the platform could not hand over is dead-lettered: its status and the first
+/// line of what the platform said.
+fn undelivered_reason(call: &QueuedCall, answer: &Answer) -> String {
+    let said = String::from_utf8_lossy(&answer.body[..answer.body.len().min(300)]);
+    let said = said.lines().next().unwrap_or("").trim();
+    format!(
+        "{} could not be called: the platform answered {}: {said}",
+        call.function_ref(),
+        answer.status
+    )
 }
 
 fn exhausted_reason(call: &QueuedCall, status: u16, attempts: u32) -> String {

@@ -317,22 +317,99 @@ async fn a_refused_connection_is_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_status_not_retried_is_posted_and_acked() {
-    let invoker = ScriptedInvoker::new(|call, _| Err(InvokeError::NotFound(call.function.clone())));
+async fn a_functions_own_status_not_retried_is_its_result_posted_and_acked() {
+    let invoker = ScriptedInvoker::new(|_, _| ok(404, "no such page in this function"));
     let rig = Rig::simple(invoker.clone()).await;
     let receiver = CallbackReceiver::start().await;
-    rig.queue
-        .publish(with_callback(call_on("default", "gone"), &receiver.url()))
-        .await
-        .unwrap();
+    let call = with_callback(call_on("default", "pages"), &receiver.url());
+    rig.queue.publish(call.clone()).await.unwrap();
     let post = receiver
         .wait_for(1, Duration::from_secs(10))
         .await
         .remove(0);
     assert_eq!(post.header("x-function-status"), Some("404"));
+    assert_eq!(post.body, "no such page in this function");
     rig.drained("default").await;
     assert_eq!(invoker.count(), 1);
     assert!(rig.queue.dead_letters(None).await.unwrap().is_empty());
+    assert_eq!(rig.metrics.dead_lettered("default"), 0);
+    rig.stop().await;
+}
+
+/// The gateway's own 404 for a function deleted after its call was queued.
+fn gateway_not_found(call: &QueuedCall) -> Result<InvokeResponse, InvokeError> {
+    Ok(InvokeResponse {
+        status: 404,
+        headers: vec![
+            ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+            ("X-OpenFaaS-Internal".into(), "gateway".into()),
+        ],
+        body: format!("function not found: {}.openfaas-fn\n", call.function).into(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_platform_could_not_hand_over_is_posted_and_dead_lettered() {
+    let invoker = ScriptedInvoker::new(|call, _| match call.function.as_str() {
+        "deleted" => gateway_not_found(call),
+        _ => Err(InvokeError::NotFound(call.function.clone())),
+    });
+    let rig = Rig::simple(invoker.clone()).await;
+    let receiver = CallbackReceiver::start().await;
+    let with_url = with_callback(call_on("default", "deleted"), &receiver.url());
+    let without_url = call_on("default", "missing");
+    rig.queue.publish(with_url.clone()).await.unwrap();
+    rig.queue.publish(without_url.clone()).await.unwrap();
+
+    let post = receiver
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .remove(0);
+    assert_eq!(post.header("x-function-status"), Some("404"));
+    assert_eq!(post.header("x-call-id"), Some(with_url.id.as_str()));
+    let mut letters = rig.dead_letters(2).await;
+    letters.sort_by(|a, b| a.call.function.cmp(&b.call.function));
+    assert_eq!(letters.len(), 2);
+    assert_eq!(letters[0].call.id, with_url.id);
+    assert_eq!(
+        letters[0].reason,
+        "deleted could not be called: the platform answered 404: \
+         function not found: deleted.openfaas-fn"
+    );
+    assert_eq!(letters[1].call.id, without_url.id);
+    assert_eq!(
+        letters[1].reason,
+        "missing could not be called: the platform answered 404: \
+         missing: function not found: missing"
+    );
+    // Not retried (404 is not a retried code), nothing left on the queue, nothing lost.
+    assert_eq!(invoker.count(), 2);
+    rig.drained("default").await;
+    assert_eq!(receiver.posts().len(), 1);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_path_that_leaves_its_function_is_not_sent() {
+    let invoker = ScriptedInvoker::new(|_, _| ok(200, "should not run"));
+    let rig = Rig::simple(invoker.clone()).await;
+    let receiver = CallbackReceiver::start().await;
+    let mut call = with_callback(call_on("default", "a"), &receiver.url());
+    call.path = "/../../metrics".into();
+    rig.queue.publish(call.clone()).await.unwrap();
+    let post = receiver
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .remove(0);
+    assert_eq!(post.header("x-function-status"), Some("400"));
+    let letters = rig.dead_letters(1).await;
+    assert_eq!(letters[0].call.id, call.id);
+    assert!(
+        letters[0].reason.contains("dot segment"),
+        "{}",
+        letters[0].reason
+    );
+    assert_eq!(invoker.count(), 0);
     rig.stop().await;
 }
 

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests of several crates, so they are written once:
 //! free loopback ports, process liveness from `/proc`, a dependency-free HTTP GET for
-//! polling health endpoints, and real servers per test ([`NatsServer`], [`MqttBroker`]).
+//! polling health endpoints, raw HTTP exchanges (paths sent as written), and real servers per test ([`NatsServer`], [`MqttBroker`]).
 
 mod servers;
 
@@ -44,6 +44,70 @@ pub fn raw_get_status(port: u16, path: &str) -> Option<u16> {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// A status line and what followed it, as a raw exchange gave them.
+#[derive(Clone, Debug)]
+pub struct RawResponse {
+    /// The status code.
+    pub status: u16,
+    /// The head (status line and headers) and body, as text.
+    pub text: String,
+}
+
+impl RawResponse {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let head = self.text.split("\r\n\r\n").next()?;
+        head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+
+    /// The body (chunked framing, if any, left as it is).
+    pub fn body(&self) -> &str {
+        self.text
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, body)| body)
+    }
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, written as it should go on the wire: clients
+/// such as reqwest rewrite `..` in paths, this does not) to 127.0.0.1:`port` and reads the
+/// answer until the server closes or 10 s pass. Send `Connection: close`.
+pub fn raw_exchange(port: u16, request: &[u8]) -> std::io::Result<RawResponse> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request)?;
+    let mut answer = Vec::new();
+    match stream.read_to_end(&mut answer) {
+        Ok(_) => {}
+        // A timeout after a whole answer arrived: keep what came.
+        Err(err) if !answer.is_empty() && err.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(err) => return Err(err),
+    }
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not an HTTP answer: {text:?}"),
+            )
+        })?;
+    Ok(RawResponse { status, text })
+}
+
+/// `raw_exchange` of a `POST path` with a short body.
+pub fn raw_post(port: u16, path: &str, body: &str) -> std::io::Result<RawResponse> {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    raw_exchange(port, request.as_bytes())
 }
 
 #[cfg(test)]

@@ -21,8 +21,10 @@
 //! - [`labels`] — label and annotation keys OpenFaaS gives meaning to.
 //! - [`validate`] — name rules and size limits, with [`ValidationError`].
 //! - [`rfc3339`] — timestamps written the way Go writes `time.Time`.
+//! - [`call_path`] — the sub-path of a call, kept inside its function (no dot segments).
 //! - [`error`] — the crate-wide [`Error`].
 
+pub mod call_path;
 pub mod duration;
 pub mod error;
 pub mod function;

@@ -2,6 +2,20 @@
 //! durable queue and answers 202 with its `X-Call-Id`; `/system/queue/*` shows and replays the
 //! dead-letter list.
 //!
+//! What becomes of an accepted call (the worker, `faas_queue::worker`, decides):
+//! - the function answered, whatever the status: that answer is the call's result, posted to
+//!   `X-Callback-Url` when there is one, counted, and the call is acked. A status in the retry
+//!   codes (408, 429, 500, 502, 503, 504 by default) is retried with backoff first; when the
+//!   last attempt still gets one, the call is also kept on the dead-letter list;
+//! - the platform could not hand the call to the function (it was deleted after the call was
+//!   accepted, or the gateway refused or failed it: answers carrying `X-OpenFaaS-Internal`, or
+//!   no answer at all): retried when the status is a retried one, then kept on the dead-letter
+//!   list with the last status and the reason, and still posted to the callback;
+//! - the callback cannot be delivered: on the dead-letter list with the reason.
+//!
+//! Nothing accepted is dropped: every call ends acked with its result delivered, or on the
+//! dead-letter list, from where `POST /system/queue/dead-letters/{id}/replay` runs it again.
+//!
 //! These routes live in faasd rather than in the gateway crate so that the gateway does not
 //! depend on the queue: faasd composes the two (the worker reaches functions through the
 //! gateway's own `/function/` proxy, so scale from zero and load balancing apply to it too).
@@ -21,6 +35,7 @@ use faas_gateway::auth::{require_basic_auth, BasicAuth};
 use faas_gateway::BasicCredentials;
 use faas_provider::{Provider, ProviderError};
 use faas_queue::{validate_callback_url, Queue, QueuedCall};
+use faas_types::call_path::check_call_path;
 use faas_types::hop_by_hop::is_hop_by_hop;
 use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
@@ -41,7 +56,7 @@ pub struct AsyncApi {
 /// not ask the provider (which samples cgroup usage for a status) once per call. Only
 /// existing functions are remembered, for [`KnownFunctions::TTL`]: a new function is never
 /// refused, and a deleted one is accepted at most that long after (its call then dead-letters
-/// with the function's 404, posted to the callback).
+/// with the gateway's 404, which is also posted to the callback).
 #[derive(Default)]
 pub struct KnownFunctions {
     entries: std::sync::RwLock<HashMap<FunctionKey, Sighting>>,
@@ -122,6 +137,11 @@ async fn enqueue(State(api): State<AsyncApi>, request: Request) -> Response {
     };
     let (name, namespace) = parse_function_ref(reference);
     let namespace = namespace.unwrap_or(DEFAULT_NAMESPACE);
+    // The worker sends exactly this path: one that would climb out of the function (through
+    // the worker's URL normalisation or the replica's) is refused here.
+    if let Err(err) = check_call_path(sub_path) {
+        return text(StatusCode::BAD_REQUEST, format!("{err}\n"));
+    }
     if name.is_empty() {
         return text(StatusCode::NOT_FOUND, "function not found: no name given\n");
     }

@@ -283,3 +283,136 @@ async fn kill_9_with_calls_queued_and_in_flight_loses_none() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The dead-letter list, as the API shows it.
+async fn dead_letters(faasd: &Faasd) -> Vec<serde_json::Value> {
+    let list: serde_json::Value = faasd
+        .api(Method::GET, "/system/queue/dead-letters")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array().cloned().expect("a JSON array")
+}
+
+#[tokio::test]
+async fn calls_queued_for_a_function_deleted_before_they_run_are_all_dead_lettered() {
+    let receiver = Receiver::start().await;
+    let faasd = Faasd::start_with(&[("FAASD_QUEUE_MAX_INFLIGHT", "1")]);
+    // The one consumer is busy with this call while the others wait on the queue.
+    faasd.deploy_host("blocker", "sh -c 'sleep 2; cat'").await;
+    faasd.deploy_host("doomed", "cat").await;
+    let first = async_call(&faasd, "blocker", "first", &receiver.url()).await;
+    assert_eq!(first.status(), 202);
+
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let request = faasd
+            .client
+            .post(faasd.url("/async-function/doomed"))
+            .body(format!("call {i}"));
+        // Half with a callback, half without: neither kind may be lost.
+        let request = if i % 2 == 0 {
+            request.header("X-Callback-Url", receiver.url())
+        } else {
+            request
+        };
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 202);
+        ids.push(
+            response.headers()["x-call-id"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let removed = faasd
+        .api(Method::DELETE, "/system/functions")
+        .json(&serde_json::json!({"functionName": "doomed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 202);
+    assert!(
+        receiver.all().is_empty(),
+        "the blocker finished before the function was deleted: the test proves nothing"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let letters = loop {
+        let letters = dead_letters(&faasd).await;
+        if letters.len() >= ids.len() {
+            break letters;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} calls dead-lettered: {letters:?}",
+            letters.len(),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut lettered: Vec<String> = letters
+        .iter()
+        .map(|letter| letter["call"]["id"].as_str().unwrap().to_string())
+        .collect();
+    lettered.sort();
+    ids.sort();
+    assert_eq!(lettered, ids);
+    for letter in &letters {
+        let reason = letter["reason"].as_str().unwrap();
+        assert_eq!(
+            reason,
+            "doomed could not be called: the platform answered 404: \
+             function not found: doomed.openfaas-fn",
+        );
+    }
+    // The five with a callback were still posted, with the gateway's 404; and the blocker's
+    // own result came back.
+    let callbacks = receiver.wait_for(6, Duration::from_secs(10)).await;
+    let statuses: Vec<&str> = callbacks
+        .iter()
+        .map(|c| c.headers["x-function-status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "404").count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "200").count(),
+        1,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn async_paths_with_dot_segments_are_refused() {
+    let faasd = Faasd::start();
+    faasd.deploy_host("echo", "cat").await;
+    for path in [
+        "/async-function/echo/../other",
+        "/async-function/echo/%2e%2e/metrics",
+        "/async-function/echo/a/%2E./b",
+    ] {
+        let response = faas_testkit::raw_post(faasd.port, path, "x").unwrap();
+        assert_eq!(response.status, 400, "{path}: {}", response.text);
+        assert_eq!(response.header("x-openfaas-internal"), Some("gateway"));
+        assert!(
+            response.body().contains("dot segment"),
+            "{path}: {}",
+            response.text
+        );
+    }
+    let stats: serde_json::Value = faasd
+        .api(Method::GET, "/system/queue/stats")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats, serde_json::json!({}), "nothing was queued");
+}
