@@ -41,6 +41,9 @@ pub struct GatewayConfig {
     /// Serve Prometheus metrics on `/metrics` and record them on every call. Off saves the
     /// per-call metric updates (the autoscaler's own counters stay on); `/metrics` is then 404.
     pub metrics: bool,
+    /// Keep a short in-memory history per function for the portal's charts
+    /// (`/system/metrics/history`); off saves two atomic adds per call and a sampler task.
+    pub history: bool,
     /// How long a call to a function at zero replicas is held while one replica starts, before
     /// 503 (the function stays scaled up).
     pub cold_start_timeout: Duration,
@@ -84,7 +87,7 @@ impl Default for AutoscalerConfig {
 
 impl Default for GatewayConfig {
     /// Auth off, 60 s upstream timeout, 5 s ready wait, 1 MiB JSON, 512 MiB packages,
-    /// metrics on, 30 s cold-start timeout, 100 ms endpoint cache, idle connections closed
+    /// metrics and history on, 30 s cold-start timeout, 100 ms endpoint cache, idle connections closed
     /// after 90 s (as Go's default HTTP transport does), autoscaler defaults.
     fn default() -> Self {
         GatewayConfig {
@@ -99,6 +102,7 @@ impl Default for GatewayConfig {
                 release: env!("CARGO_PKG_VERSION").to_owned(),
             },
             metrics: true,
+            history: true,
             cold_start_timeout: Duration::from_secs(30),
             endpoint_cache_ttl: Duration::from_millis(100),
             idle_connection_timeout: Duration::from_secs(90),

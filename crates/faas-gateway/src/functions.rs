@@ -11,6 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::balancer::{InFlightGuard, ReplicaSet};
+use crate::history::FunctionHistory;
 use crate::metrics::FunctionMetrics;
 
 /// Every function seen so far, by namespace then name: a read-mostly map looked up with
@@ -93,6 +94,8 @@ pub struct FunctionEntry {
     /// Held by the caller that brings the function up from zero; the others wait on it.
     pub(crate) starting: tokio::sync::Mutex<()>,
     pub(crate) metrics: Option<FunctionMetrics>,
+    /// The function's history for the portal (`None` when the history is off).
+    pub(crate) history: Option<Arc<FunctionHistory>>,
 }
 
 struct CachedReplicas {
@@ -113,7 +116,14 @@ impl FunctionEntry {
             replicas: RwLock::new(None),
             starting: tokio::sync::Mutex::new(()),
             metrics,
+            history: None,
         }
+    }
+
+    /// The same entry, also recording into `history`.
+    pub fn with_history(mut self, history: Option<Arc<FunctionHistory>>) -> FunctionEntry {
+        self.history = history;
+        self
     }
 
     /// The function's namespace.
@@ -154,6 +164,9 @@ impl FunctionEntry {
         self.cold_starts.fetch_add(1, Ordering::Relaxed);
         if let Some(metrics) = &self.metrics {
             metrics.cold_start(took);
+        }
+        if let Some(history) = &self.history {
+            history.record_cold_start();
         }
     }
 

@@ -18,6 +18,8 @@
 //! - [`functions`] — per-function state: call counters, cached ready replicas, the lock
 //!   that merges callers of a cold start, metric handles.
 //! - [`metrics`] — Prometheus metrics on `/metrics`, under OpenFaaS's names.
+//! - [`history`] — a short per-function history for the portal's charts
+//!   (`/system/metrics/history`).
 //! - [`autoscaler`] — a task that sets replica counts from load (`com.openfaas.scale.*`
 //!   labels), down to zero when idle; [`routes::alert`] scales from AlertManager alerts.
 //! - [`error`] — the one place that maps errors to HTTP statuses.
@@ -30,6 +32,7 @@ pub mod config;
 mod connections;
 pub mod error;
 pub mod functions;
+pub mod history;
 pub mod invocations;
 pub mod metrics;
 pub mod proxy;

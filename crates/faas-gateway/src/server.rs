@@ -15,10 +15,11 @@ use crate::balancer::{InFlight, ReplicaSet};
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::functions::{FunctionEntry, FunctionTable};
+use crate::history::{History, HistorySampler};
 use crate::invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvocationCounter};
 use crate::metrics::{self, GatewayMetrics};
 use crate::proxy;
-use crate::routes::{alert, info, logs, namespaces, packages, secrets, system_functions};
+use crate::routes::{alert, history, info, logs, namespaces, packages, secrets, system_functions};
 use crate::ui;
 
 /// What every handler shares.
@@ -30,6 +31,7 @@ pub(crate) struct Shared {
     pub(crate) in_flight: Arc<InFlight>,
     pub(crate) functions: Arc<FunctionTable>,
     pub(crate) metrics: Option<Arc<GatewayMetrics>>,
+    pub(crate) history: Option<Arc<History>>,
 }
 
 /// The state handlers receive.
@@ -46,8 +48,13 @@ impl Shared {
         status: StatusCode,
         duration: Duration,
     ) {
-        if let Some(metrics) = entry.and_then(|entry| entry.metrics.as_ref()) {
-            metrics.call_answered(status, duration);
+        if let Some(entry) = entry {
+            if let Some(metrics) = &entry.metrics {
+                metrics.call_answered(status, duration);
+            }
+            if let Some(history) = &entry.history {
+                history.record_call(status, duration);
+            }
         }
         let call = CallRecord {
             namespace,
@@ -68,7 +75,8 @@ impl Shared {
                 .metrics
                 .as_ref()
                 .map(|metrics| metrics.function(namespace, name));
-            FunctionEntry::new(namespace, name, metrics)
+            let history = self.history.as_ref().map(|h| h.function(namespace, name));
+            FunctionEntry::new(namespace, name, metrics).with_history(history)
         })
     }
 
@@ -96,6 +104,9 @@ impl Shared {
             metrics.forget(namespace, name);
         }
         self.invocations.forget(namespace, name);
+        if let Some(history) = &self.history {
+            history.forget(namespace, name);
+        }
     }
 }
 
@@ -125,6 +136,7 @@ impl Gateway {
         observers: Vec<Arc<dyn CallObserver>>,
     ) -> Gateway {
         let metrics = config.metrics.then(|| Arc::new(GatewayMetrics::new()));
+        let history = config.history.then(|| Arc::new(History::default()));
         Gateway {
             shared: Arc::new(Shared {
                 provider,
@@ -134,6 +146,7 @@ impl Gateway {
                 in_flight: Arc::new(InFlight::default()),
                 functions: Arc::new(FunctionTable::default()),
                 metrics,
+                history,
             }),
         }
     }
@@ -184,6 +197,13 @@ impl Gateway {
         proxy::ensure_ready(&self.shared, &entry).await
     }
 
+    /// Starts the task that samples the history once a second (`None` when the history is
+    /// off); it stops when the returned handle is dropped. Needs a tokio runtime.
+    pub fn start_history(&self) -> Option<HistorySampler> {
+        let history = self.shared.history.clone()?;
+        Some(HistorySampler::spawn(history, self.shared.provider.clone()))
+    }
+
     /// An autoscaler over this gateway's provider and counters, on the real clock; run it
     /// with [`Autoscaler::run`], or step it with [`Autoscaler::tick`].
     pub fn autoscaler(&self) -> Autoscaler {
@@ -227,6 +247,7 @@ impl Gateway {
     /// | `/system/packages` | GET | yes |
     /// | `/system/packages/{name[:tag]}` | PUT POST | yes |
     /// | `/system/alert` | POST (AlertManager webhook) | yes |
+    /// | `/system/metrics/history` | GET (404 when the history is off) | yes |
     /// | `/ui/`, `/ui/{file}` | GET (the portal) | yes |
     /// | `/` | GET: 307 to `/ui/` | no |
     pub fn router(&self) -> Router {
@@ -261,6 +282,7 @@ impl Gateway {
                     .delete(namespaces::delete),
             )
             .route("/system/alert", post(alert::alert))
+            .route("/system/metrics/history", get(history::history))
             .route("/system/packages", get(packages::list))
             .route(
                 "/system/packages/{*name}",

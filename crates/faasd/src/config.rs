@@ -70,6 +70,9 @@ pub struct Args {
     /// Prometheus metrics on /metrics (true by default).
     #[arg(long, env = "FAASD_METRICS")]
     pub metrics: Option<bool>,
+    /// The per-function history behind the portal's charts (true by default).
+    #[arg(long, env = "FAASD_HISTORY")]
+    pub history: Option<bool>,
     /// How long a call to a function at zero replicas waits for one to start.
     #[arg(long, env = "FAASD_COLD_START_TIMEOUT")]
     pub cold_start_timeout: Option<String>,
@@ -139,6 +142,7 @@ pub struct FileConfig {
     pub max_replicas: Option<u64>,
     pub shutdown_timeout: Option<String>,
     pub metrics: Option<bool>,
+    pub history: Option<bool>,
     pub cold_start_timeout: Option<String>,
     pub autoscale_interval: Option<String>,
     pub load_window: Option<String>,
@@ -172,6 +176,7 @@ pub struct Config {
     pub max_replicas: u64,
     pub shutdown_timeout: Duration,
     pub metrics: bool,
+    pub history: bool,
     pub cold_start_timeout: Duration,
     pub autoscale_interval: Duration,
     pub load_window: Duration,
@@ -298,6 +303,7 @@ impl Config {
                 Duration::from_secs(30),
             )?,
             metrics: args.metrics.or(file.metrics).unwrap_or(true),
+            history: args.history.or(file.history).unwrap_or(true),
             cold_start_timeout: duration(
                 "cold_start_timeout",
                 args.cold_start_timeout.or(file.cold_start_timeout),
@@ -461,10 +467,13 @@ mod tests {
     fn metrics_and_autoscaling_settings() {
         let config = Config::resolve(args(&[])).unwrap();
         assert!(config.metrics);
+        assert!(config.history);
         assert_eq!(config.cold_start_timeout, Duration::from_secs(30));
         assert_eq!(config.autoscale_interval, Duration::from_secs(1));
         let config = Config::resolve(args(&[
             "--metrics",
+            "false",
+            "--history",
             "false",
             "--cold-start-timeout",
             "5s",
@@ -473,6 +482,7 @@ mod tests {
         ]))
         .unwrap();
         assert!(!config.metrics);
+        assert!(!config.history);
         assert_eq!(config.cold_start_timeout, Duration::from_secs(5));
         assert!(config.autoscale_interval.is_zero());
     }

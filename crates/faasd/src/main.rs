@@ -94,6 +94,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 release: env!("CARGO_PKG_VERSION").to_string(),
             },
             metrics: config.metrics,
+            history: config.history,
             cold_start_timeout: config.cold_start_timeout,
             idle_connection_timeout: config.idle_connection_timeout,
             autoscaler: AutoscalerConfig {
@@ -106,6 +107,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     // Runs until faasd exits; an interval of 0 turns autoscaling (and scale to zero) off.
     let _autoscaler = (!config.autoscale_interval.is_zero()).then(|| gateway.start_autoscaler());
+    let _history = gateway.start_history();
 
     let listener = TcpListener::bind(config.listen)
         .await

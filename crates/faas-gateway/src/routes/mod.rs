@@ -6,6 +6,7 @@
 //! that way).
 
 pub mod alert;
+pub mod history;
 pub mod info;
 pub mod logs;
 pub mod namespaces;
