@@ -1,4 +1,4 @@
-//! HTTP basic auth for `/system/*`.
+//! HTTP basic auth for `/system/*` (the portal's session cookie is in [`crate::session`]).
 //!
 //! Credentials are compared as SHA-256 digests with [`subtle::ConstantTimeEq`]: fixed-length
 //! digests keep the comparison's time independent of where the bytes differ and of their
@@ -42,7 +42,12 @@ impl BasicAuth {
         else {
             return false;
         };
-        let (user, password) = (digest(&user), digest(&password));
+        self.check(&user, &password)
+    }
+
+    /// True when `user` and `password` are the expected ones (the portal's sign-in form).
+    pub fn check(&self, user: &[u8], password: &[u8]) -> bool {
+        let (user, password) = (digest(user), digest(password));
         // `&` on `Choice` evaluates both sides: no early exit on a wrong user.
         bool::from(user.ct_eq(&self.user) & password.ct_eq(&self.password))
     }

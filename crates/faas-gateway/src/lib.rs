@@ -8,7 +8,8 @@
 //!
 //! A request flows through the modules in this order:
 //! - [`server`] — the router: every route in one table, auth wired onto `/system/*`.
-//! - [`auth`] — HTTP basic auth, compared in constant time.
+//! - [`auth`] — HTTP basic auth, compared in constant time; [`session`] — the portal's
+//!   sign-in cookie with CSRF tokens, accepted beside basic auth.
 //! - [`routes`] — the `/system/*` handlers, one module per resource; bodies are read with
 //!   a size limit and parsed as JSON whatever their `Content-Type`.
 //! - [`proxy`] — `/function/{name}[.{namespace}]/{path}`: resolve a replica
@@ -38,6 +39,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod routes;
 pub mod server;
+pub mod session;
 mod ui;
 
 pub use autoscaler::{Autoscaler, AutoscalerTask, ScaleDecision, ScalingPolicy};

@@ -9,7 +9,6 @@ use axum::Router;
 use faas_provider::{Provider, ReplicaEndpoint};
 use http::StatusCode;
 
-use crate::auth::{require_basic_auth, BasicAuth};
 use crate::autoscaler::{Autoscaler, AutoscalerTask, Clock, SystemClock};
 use crate::balancer::{InFlight, ReplicaSet};
 use crate::config::GatewayConfig;
@@ -20,6 +19,7 @@ use crate::invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvo
 use crate::metrics::{self, GatewayMetrics};
 use crate::proxy;
 use crate::routes::{alert, history, info, logs, namespaces, packages, secrets, system_functions};
+use crate::session::{self, require_auth, Auth};
 use crate::ui;
 
 /// What every handler shares.
@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) functions: Arc<FunctionTable>,
     pub(crate) metrics: Option<Arc<GatewayMetrics>>,
     pub(crate) history: Option<Arc<History>>,
+    /// Basic auth and the portal's sessions (`None`: auth is off).
+    pub(crate) auth: Option<Arc<Auth>>,
 }
 
 /// The state handlers receive.
@@ -137,6 +139,7 @@ impl Gateway {
     ) -> Gateway {
         let metrics = config.metrics.then(|| Arc::new(GatewayMetrics::new()));
         let history = config.history.then(|| Arc::new(History::default()));
+        let auth = config.auth.as_ref().map(|c| Arc::new(Auth::new(c)));
         Gateway {
             shared: Arc::new(Shared {
                 provider,
@@ -147,8 +150,15 @@ impl Gateway {
                 functions: Arc::new(FunctionTable::default()),
                 metrics,
                 history,
+                auth,
             }),
         }
+    }
+
+    /// What `/system/*` checks (basic auth or a portal session), for routes other parts add
+    /// behind the same sign-in; `None` when auth is off.
+    pub fn auth(&self) -> Option<Arc<Auth>> {
+        self.shared.auth.clone()
     }
 
     /// Where invocations are counted.
@@ -248,7 +258,9 @@ impl Gateway {
     /// | `/system/packages/{name[:tag]}` | PUT POST | yes |
     /// | `/system/alert` | POST (AlertManager webhook) | yes |
     /// | `/system/metrics/history` | GET (404 when the history is off) | yes |
-    /// | `/ui/`, `/ui/{file}` | GET (the portal) | yes |
+    /// | `/ui/`, `/ui/{file}` | GET (the portal's files) | no |
+    /// | `/ui/login`, `/ui/logout` | POST (session cookie) | no |
+    /// | `/ui/session` | GET | no |
     /// | `/` | GET: 307 to `/ui/` | no |
     pub fn router(&self) -> Router {
         let mut system = Router::new()
@@ -287,19 +299,22 @@ impl Gateway {
             .route(
                 "/system/packages/{*name}",
                 put(packages::upload).post(packages::upload),
-            )
-            .route("/ui", get(ui::index))
-            .route("/ui/", get(ui::index))
-            .route("/ui/{file}", get(ui::asset));
-        if let Some(credentials) = &self.shared.config.auth {
-            let auth = Arc::new(BasicAuth::new(credentials));
-            system = system.route_layer(middleware::from_fn_with_state(auth, require_basic_auth));
+            );
+        if let Some(auth) = &self.shared.auth {
+            system = system.route_layer(middleware::from_fn_with_state(auth.clone(), require_auth));
         }
 
         Router::new()
             .route("/", get(ui::root))
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics::serve))
+            // The portal's files hold no secrets: they load signed out, to show the sign-in.
+            .route("/ui", get(ui::index))
+            .route("/ui/", get(ui::index))
+            .route("/ui/login", post(session::login))
+            .route("/ui/logout", post(session::logout))
+            .route("/ui/session", get(session::session))
+            .route("/ui/{file}", get(ui::asset))
             .merge(system)
             .method_not_allowed_fallback(method_not_allowed)
             // `/function/*` is served from the fallback: the proxy reads the path itself, and

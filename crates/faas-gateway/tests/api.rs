@@ -565,41 +565,6 @@ async fn packages_upload_and_list() {
 }
 
 #[tokio::test]
-async fn the_portal_is_behind_auth_and_the_root_redirects_to_it() {
-    let api = TestApi::with_config(config_with_auth());
-    let root = api.get("/").await;
-    assert_eq!(root.status, StatusCode::TEMPORARY_REDIRECT);
-    assert_eq!(root.header("location"), Some("/ui/"));
-    for path in ["/ui", "/ui/", "/ui/app.js", "/ui/style.css"] {
-        assert_eq!(
-            api.get(path).await.status,
-            StatusCode::UNAUTHORIZED,
-            "{path}"
-        );
-    }
-    let api = api.logged_in();
-    for (path, content_type, needle) in [
-        ("/ui/", "text/html", "<script src=\"app.js\">"),
-        ("/ui", "text/html", "<script src=\"app.js\">"),
-        ("/ui/index.html", "text/html", "id=\"functions\""),
-        ("/ui/app.js", "text/javascript", "/system/functions"),
-        ("/ui/style.css", "text/css", "table"),
-    ] {
-        let answer = api.get(path).await;
-        assert_eq!(answer.status, StatusCode::OK, "{path}");
-        assert!(
-            answer
-                .header("content-type")
-                .is_some_and(|c| c.starts_with(content_type)),
-            "{path}: {:?}",
-            answer.header("content-type")
-        );
-        assert!(answer.text().contains(needle), "{path}");
-    }
-    assert_eq!(api.get("/ui/nope.js").await.status, StatusCode::NOT_FOUND);
-}
-
-#[tokio::test]
 async fn auth_guards_system_routes() {
     let api = TestApi::with_config(config_with_auth());
     for path in [

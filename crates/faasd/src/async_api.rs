@@ -31,8 +31,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
-use faas_gateway::auth::{require_basic_auth, BasicAuth};
-use faas_gateway::BasicCredentials;
+use faas_gateway::session::{require_auth, Auth};
 use faas_provider::{Provider, ProviderError};
 use faas_queue::{validate_callback_url, Queue, QueuedCall};
 use faas_types::call_path::check_call_path;
@@ -97,7 +96,7 @@ impl KnownFunctions {
 impl AsyncApi {
     /// The routes: `/async-function/*` open like `/function/*`, `/system/queue/*` behind basic
     /// auth when `auth` is set.
-    pub fn router(self, auth: Option<&BasicCredentials>) -> Router {
+    pub fn router(self, auth: Option<Arc<Auth>>) -> Router {
         let mut system = Router::new()
             .route("/system/queue/dead-letters", get(dead_letters))
             .route(
@@ -106,9 +105,9 @@ impl AsyncApi {
             )
             .route("/system/queue/dead-letters/{id}/replay", post(replay))
             .route("/system/queue/stats", get(stats));
-        if let Some(credentials) = auth {
-            let auth = Arc::new(BasicAuth::new(credentials));
-            system = system.route_layer(middleware::from_fn_with_state(auth, require_basic_auth));
+        if let Some(auth) = auth {
+            // The gateway's check: basic auth, or the portal's session with its CSRF token.
+            system = system.route_layer(middleware::from_fn_with_state(auth, require_auth));
         }
         Router::new()
             .route("/async-function/{function}", any(enqueue))

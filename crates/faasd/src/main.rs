@@ -174,12 +174,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let _connectors =
         connectors::start(&config, provider.clone() as Arc<dyn Provider>, address).await?;
     let queue_registry = Arc::new(queue_registry);
-    let router = gateway
-        .router()
-        .merge(async_api.router(config.auth.then_some(&BasicCredentials {
-            user: credentials.user.clone(),
-            password: credentials.password.clone(),
-        })));
+    let router = gateway.router().merge(async_api.router(gateway.auth()));
     // The queue's series appear on the gateway's /metrics, after its own.
     gateway.expose_metrics(queue_registry);
 
