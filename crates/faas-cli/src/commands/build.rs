@@ -133,6 +133,10 @@ pub fn build_stack(
         }
         jobs.push((index, function, sources.load(&function.lang)?));
     }
+    // A missing toolchain is reported before any function is built.
+    for (_, function, template) in &jobs {
+        package::check_toolchain(&ctx.cwd, function, template, &options)?;
+    }
     let build = |(index, function, template): &(usize, &Function, Template)| {
         build_one(ctx, *index, function, template, &options)
     };

@@ -17,8 +17,24 @@ pub fn run(ctx: &Context, args: NewArgs) -> anyhow::Result<()> {
     let sources = TemplateSources::new(&ctx.cwd);
     if args.list {
         println!("Languages available as templates:");
-        for name in sources.names() {
-            println!("- {name}");
+        let rows: Vec<(String, String)> = sources
+            .names()
+            .into_iter()
+            .map(|name| {
+                let summary = sources
+                    .load(&name)
+                    .map(|t| t.meta.summary())
+                    .unwrap_or_default();
+                (name, summary)
+            })
+            .collect();
+        let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+        for (name, summary) in rows {
+            if summary.is_empty() {
+                println!("- {name}");
+            } else {
+                println!("- {name:width$}  {summary}");
+            }
         }
         return Ok(());
     }

@@ -230,14 +230,7 @@ fn list(ctx: &Context) -> anyhow::Result<()> {
                 .display()
                 .to_string(),
         };
-        let description = template
-            .meta
-            .welcome_message
-            .as_deref()
-            .and_then(|w| w.split(['.', '\n']).next())
-            .unwrap_or("")
-            .trim()
-            .to_owned();
+        let description = template.meta.summary();
         let mode = template
             .meta
             .mode

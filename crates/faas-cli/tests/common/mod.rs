@@ -227,7 +227,13 @@ impl Project {
             .env("OPENFAAS_URL", &self.gateway)
             .env_remove("OPENFAAS_PREFIX")
             .env_remove("OPENFAAS_STORE")
-            .env("FAAS_WATCHDOG", bin_dir().join("fwatchdog"));
+            .env("FAAS_WATCHDOG", bin_dir().join("fwatchdog"))
+            // Go's build cache is shared as a user's is between projects: only the first
+            // build of the standard library is cold.
+            .env(
+                "GOCACHE",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build-cache"),
+            );
         for (k, v) in &self.extra_env {
             command.env(k, v);
         }
@@ -353,8 +359,22 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// Plain HTTP GET on loopback (no extra client crate): status and body.
+/// Where `program` is on PATH (panics when it is not).
+pub fn which(program: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{program}` is not on PATH"))
+}
+
+/// Plain HTTP POST on loopback (no extra client crate): status and body.
 pub fn http_post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    http_call(port, "POST", path, body)
+}
+
+/// One HTTP/1.1 request with `body` on loopback (`Connection: close`): status and body, with
+/// a chunked body decoded.
+pub fn http_call(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
@@ -362,15 +382,83 @@ pub fn http_post(port: u16, path: &str, body: &str) -> Option<(u16, String)> {
         .ok()?;
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())?;
-    Some((status, body))
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    if !chunked {
+        return Some((status, body.to_string()));
+    }
+    let mut decoded = String::new();
+    let mut rest = body;
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size.trim(), 16).ok()?;
+        if size == 0 {
+            return Some((status, decoded));
+        }
+        decoded.push_str(after.get(..size)?);
+        rest = after.get(size + 2..)?;
+    }
+}
+
+/// new -> up -> invoke -> list -> describe -> logs -> remove for one template.
+pub fn template_round_trip(lang: &str, expected_echo: &str) {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    template_round_trip_in(&faasd, &project, lang, expected_echo);
+}
+
+/// [`template_round_trip`] in a given project (one with more environment, say).
+pub fn template_round_trip_in(faasd: &Faasd, project: &Project, lang: &str, expected_echo: &str) {
+    let name = format!("{lang}-fn")
+        .replace("python3-http", "py-http")
+        .replace("golang-middleware", "go-mw");
+    let new = project.run(&["new", &name, "--lang", lang]).ok();
+    assert!(
+        new.stdout()
+            .contains(&format!("Stack file written: {name}.yml")),
+        "{}",
+        new.stdout()
+    );
+    let stack = format!("{name}.yml");
+
+    let up = project.run(&["up", "-f", &stack]).ok();
+    let out = up.stdout();
+    assert!(out.contains(&format!("Deploying: {name}.")), "{out}");
+    assert!(out.contains("Deployed. 202 Accepted."), "{out}");
+    assert!(
+        out.contains(&format!("URL: {}/function/{name}", faasd.url())),
+        "{out}"
+    );
+    eprintln!("faas-cli up ({lang}) took {:.2}s", up.elapsed.as_secs_f64());
+
+    project.invoke_until(&name, "hi", expected_echo);
+
+    let list = project.run(&["list"]).ok().stdout();
+    assert!(list.starts_with("Function"), "{list}");
+    assert!(list.lines().any(|l| l.starts_with(&name)), "{list}");
+
+    let describe = project.run(&["describe", &name]).ok().stdout();
+    assert!(describe.contains(&format!("{name}:latest")), "{describe}");
+    assert!(describe.contains("Status:"), "{describe}");
+
+    let logs = project.run(&["logs", &name, "--tail=false"]).ok().stdout();
+    assert!(!logs.trim().is_empty(), "logs of {name} are empty");
+
+    let remove = project.run(&["remove", "-f", &stack]).ok().stdout();
+    assert!(remove.contains(&format!("Deleting: {name}.")), "{remove}");
+    let list = project.run(&["list", "-q"]).ok().stdout();
+    assert!(
+        !list.lines().any(|l| l == name),
+        "{name} still listed: {list}"
+    );
 }
