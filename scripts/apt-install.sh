@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs Debian packages for the tests and scripts, quietly and without services:
 #
-#   scripts/apt-install.sh PACKAGE...
+#   scripts/apt-install.sh [--no-recommends] PACKAGE...
 #
-# Runs `apt-get update` once, then `apt-get install --no-install-recommends` with a
+# Runs `apt-get update` once, then `apt-get install` (with --no-install-recommends when asked) with a
 # policy-rc.d that refuses (exit 101) to start any service while installing (and is removed
 # afterwards; one the machine already has is left alone). Prints one line per package
 # installed, with its version, and how long it took; apt's own output is shown only when it
@@ -12,6 +12,11 @@ set -euo pipefail
 
 say() { printf 'apt-install.sh: %s\n' "$*" >&2; }
 
+recommends=()
+if [ "${1:-}" = --no-recommends ]; then
+  recommends=(--no-install-recommends)
+  shift
+fi
 missing=()
 for package in "$@"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
@@ -39,7 +44,7 @@ trap cleanup EXIT
 
 started=$SECONDS
 if ! { apt-get update -qq &&
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${recommends[@]}" "${missing[@]}"; } >"$log" 2>&1; then
   cat "$log" >&2
   say "ERROR: apt-get install ${missing[*]} failed (is the Debian mirror reachable?)"
   exit 1

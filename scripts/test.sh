@@ -16,14 +16,17 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need_apt+=(mosquitto)
 # The portal's test drives a real headless Chromium.
 { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } || need_apt+=(chromium)
-# faas-cli's template tests build functions with each language's own toolchain.
-command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
-command -v javac >/dev/null 2>&1 || need_apt+=(default-jdk-headless)
-command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
-command -v ruby >/dev/null 2>&1 || need_apt+=(ruby)
-command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
-# One apt-get run, one line per package installed, no service enabled or started.
+# One line per package installed, no service enabled or started.
 bash scripts/apt-install.sh "${need_apt[@]}"
+# faas-cli's template tests build functions with each language's own toolchain (the
+# compilers and interpreters alone: their recommended extras are not needed).
+toolchains=()
+command -v go >/dev/null 2>&1 || toolchains+=(golang-go)
+command -v javac >/dev/null 2>&1 || toolchains+=(default-jdk-headless)
+command -v php >/dev/null 2>&1 || toolchains+=(php-cli)
+command -v ruby >/dev/null 2>&1 || toolchains+=(ruby)
+command -v node >/dev/null 2>&1 || toolchains+=(nodejs)
+bash scripts/apt-install.sh --no-recommends "${toolchains[@]}"
 # python3-flask uses the Flask of the python3 on PATH: Debian's python3-flask when that
 # python3 is Debian's, else Flask from PyPI for that python3.
 if ! python3 -c 'import flask' >/dev/null 2>&1; then
