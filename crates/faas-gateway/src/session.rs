@@ -211,8 +211,9 @@ impl Auth {
 }
 
 /// Middleware on `/system/*`: basic auth, or a session cookie (with the CSRF token on
-/// requests that change state). 401 otherwise; a request that came with a (stale) cookie gets
-/// no `WWW-Authenticate`, so a browser shows the portal's sign-in rather than its own prompt.
+/// requests that change state). 401 otherwise; a request that came with a (stale) cookie, or
+/// from a script (`X-Requested-With`, which the portal sends), gets no `WWW-Authenticate`, so a
+/// browser shows the portal's sign-in rather than its own prompt.
 pub async fn require_auth(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
     match auth.proof(request.headers()) {
         (Proof::Basic, _) => next.run(request).await,
@@ -235,10 +236,14 @@ pub async fn require_auth(State(auth): State<Arc<Auth>>, request: Request, next:
                 )
             }
         }
-        _ if session_cookie(request.headers()).is_some() => plain(
-            StatusCode::UNAUTHORIZED,
-            "the session has ended: sign in again",
-        ),
+        _ if session_cookie(request.headers()).is_some()
+            || request.headers().contains_key("x-requested-with") =>
+        {
+            plain(
+                StatusCode::UNAUTHORIZED,
+                "not signed in, or the session has ended: sign in again",
+            )
+        }
         _ => GatewayError::Unauthorized.into_response(),
     }
 }
@@ -322,8 +327,9 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
     response
 }
 
-/// `GET /ui/session`: `{"user","csrf","auth"}` when the request is signed in (cookie or basic
-/// auth) or auth is off; 401 otherwise (without `WWW-Authenticate`: the page shows its form).
+/// `GET /ui/session`: `{"user","csrf","auth"}` with `auth` one of `session`, `basic` (the
+/// request carried basic auth), `off` (auth is off) or `none` (not signed in: the page shows
+/// its form). Always 200, so a signed-out page logs no failed request.
 pub(crate) async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(auth) = &state.auth else {
         return Json(json!({"user": null, "csrf": null, "auth": "off"})).into_response();
@@ -335,7 +341,9 @@ pub(crate) async fn session(State(state): State<AppState>, headers: HeaderMap) -
         (Proof::Session, csrf) => {
             Json(json!({"user": auth.user, "csrf": csrf, "auth": "session"})).into_response()
         }
-        (Proof::None, _) => plain(StatusCode::UNAUTHORIZED, "not signed in"),
+        (Proof::None, _) => {
+            Json(json!({"user": null, "csrf": null, "auth": "none"})).into_response()
+        }
     }
 }
 

@@ -65,12 +65,23 @@ async fn the_portal_loads_signed_out_and_the_root_redirects_to_it() {
     assert_eq!(api.get("/ui/nope.js").await.status, StatusCode::NOT_FOUND);
     // Signed out, the API is not open, and the page is told so without a browser prompt.
     let session = api.get("/ui/session").await;
-    assert_eq!(session.status, StatusCode::UNAUTHORIZED);
-    assert!(session.header("www-authenticate").is_none());
+    assert_eq!(session.status, StatusCode::OK);
+    assert_eq!(session.json()["auth"], "none");
     assert_eq!(
         api.get("/system/functions").await.status,
         StatusCode::UNAUTHORIZED
     );
+    // The page's own requests get no WWW-Authenticate: no browser prompt over the portal.
+    let scripted = api
+        .send(
+            Request::get("/system/functions")
+                .header("x-requested-with", "rustfaas-portal")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(scripted.status, StatusCode::UNAUTHORIZED);
+    assert!(scripted.header("www-authenticate").is_none());
 }
 
 #[tokio::test]

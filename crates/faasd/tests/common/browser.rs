@@ -1,5 +1,7 @@
 //! A real headless Chromium for UI tests, driven over the DevTools protocol (a WebSocket to
-//! the page target): navigate, evaluate JavaScript in the page, wait for a condition.
+//! the page target): navigate, evaluate JavaScript in the page, wait for a condition, set the
+//! window's size, take screenshots, and collect what the page reports as errors (uncaught
+//! exceptions, `console.error`, failed loads) from the events that arrive meanwhile.
 //! Chromium comes from Debian's packages (`scripts/test.sh` installs it); a test that cannot
 //! start it fails with the reason.
 
@@ -19,6 +21,7 @@ pub struct Browser {
     child: Child,
     socket: Socket,
     next_id: u64,
+    errors: Vec<String>,
     _profile: tempfile::TempDir,
 }
 
@@ -78,12 +81,103 @@ impl Browser {
             .connect()
             .await
             .expect("connect to the page");
-        Browser {
+        let mut browser = Browser {
             child,
             socket,
             next_id: 0,
+            errors: Vec::new(),
             _profile: profile,
+        };
+        browser.call("Runtime.enable", json!({})).await;
+        browser.call("Log.enable", json!({})).await;
+        browser
+    }
+
+    /// Keeps what an event says went wrong in the page.
+    fn note_event(&mut self, event: &Value) {
+        let params = &event["params"];
+        match event["method"].as_str() {
+            Some("Runtime.exceptionThrown") => {
+                let details = &params["exceptionDetails"];
+                self.errors.push(format!(
+                    "exception: {} {}",
+                    details["text"].as_str().unwrap_or_default(),
+                    details["exception"]["description"]
+                        .as_str()
+                        .unwrap_or_default()
+                ));
+            }
+            Some("Runtime.consoleAPICalled") if params["type"] == "error" => {
+                self.errors
+                    .push(format!("console.error: {}", params["args"]));
+            }
+            Some("Log.entryAdded") if params["entry"]["level"] == "error" => {
+                let entry = &params["entry"];
+                self.errors.push(format!(
+                    "{}: {} {}",
+                    entry["source"].as_str().unwrap_or_default(),
+                    entry["text"].as_str().unwrap_or_default(),
+                    entry["url"].as_str().unwrap_or_default()
+                ));
+            }
+            _ => {}
         }
+    }
+
+    /// What the page reported as errors so far (exceptions, `console.error`, failed loads).
+    pub async fn errors(&mut self) -> Vec<String> {
+        // A round trip reads the events sent before it.
+        self.eval("1").await;
+        self.errors.clone()
+    }
+
+    /// Forgets the errors so far (after a step that fails on purpose, such as a wrong
+    /// password, which the browser logs as a failed request).
+    pub async fn clear_errors(&mut self) {
+        self.eval("1").await;
+        self.errors.clear();
+    }
+
+    /// Sets the page's size in CSS pixels (`mobile` for a phone's viewport rules).
+    pub async fn set_viewport(&mut self, width: u32, height: u32, mobile: bool) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        )
+        .await;
+    }
+
+    /// A PNG of the page as it is shown, written to `path`; answers how many distinct colours
+    /// a grid of its pixels has (1 for a blank page), counted by the browser itself.
+    pub async fn screenshot(&mut self, path: &std::path::Path) -> u64 {
+        use base64::Engine as _;
+        let shot = self
+            .call("Page.captureScreenshot", json!({"format": "png"}))
+            .await;
+        let data = shot["data"].as_str().expect("screenshot data").to_owned();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(&data)
+            .expect("base64 PNG");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("screenshot dir");
+        }
+        std::fs::write(path, png).expect("write the screenshot");
+        let colours = self
+            .eval(&format!(
+                "(async () => {{
+                   const img = new Image(); img.src = 'data:image/png;base64,{data}';
+                   await img.decode();
+                   const c = document.createElement('canvas'); c.width = img.width; c.height = img.height;
+                   const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+                   const px = g.getImageData(0, 0, c.width, c.height).data, seen = new Set();
+                   for (let y = 0; y < c.height; y += 7) for (let x = 0; x < c.width; x += 7) {{
+                     const i = (y * c.width + x) * 4; seen.add(px[i] << 16 | px[i + 1] << 8 | px[i + 2]);
+                   }}
+                   return seen.size;
+                 }})()"
+            ))
+            .await;
+        colours.as_u64().expect("a colour count")
     }
 
     /// Sends one DevTools command and waits for its answer (events in between are skipped).
@@ -107,6 +201,10 @@ impl Browser {
                 continue;
             };
             let answer: Value = serde_json::from_str(text).expect("JSON from chromium");
+            if answer.get("method").is_some() {
+                self.note_event(&answer);
+                continue;
+            }
             if answer["id"] == id {
                 if let Some(error) = answer.get("error") {
                     panic!("{method}: {error}");
