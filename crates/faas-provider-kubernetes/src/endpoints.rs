@@ -131,6 +131,27 @@ impl EndpointCache {
         })
     }
 
+    /// Waits (bounded) until the watches have seen the function's Deployment.
+    pub async fn wait_for_function(&self, namespace: &str, name: &str, wait: Duration) -> bool {
+        let key = (namespace.to_owned(), name.to_owned());
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if self
+                .state
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .functions
+                .contains(&key)
+            {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Records a function the provider has just created, before its watch event arrives.
     pub fn note_function(&self, namespace: &str, name: &str) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());

@@ -91,6 +91,9 @@ impl KubernetesProvider {
         let deployment = self.build(&request)?;
         self.check_function_namespace(&namespace).await?;
         self.check_secrets(&request).await?;
+        if self.config.operator {
+            return self.deploy_function_object(request).await;
+        }
 
         let deployments = self.deployments(&namespace);
         deployments
@@ -150,6 +153,9 @@ impl KubernetesProvider {
         let what = format!("function {name}.{namespace}");
         let mut wanted = self.build(&request)?;
         self.check_secrets(&request).await?;
+        if self.config.operator {
+            return self.update_function_object(request).await;
+        }
         let deployments = self.deployments(&namespace);
         let mut tries = 0;
         loop {
@@ -186,6 +192,13 @@ impl KubernetesProvider {
         namespace: &str,
         name: &str,
     ) -> Result<(), ProviderError> {
+        if self.config.operator {
+            match self.delete_function_object(namespace, name).await {
+                // Deployed before operator mode: removed as a plain Deployment.
+                Err(ProviderError::NotFound(_)) => {}
+                other => return other,
+            }
+        }
         let what = format!("function {name}.{namespace}");
         let deployments = self.deployments(namespace);
         let existing = deployments

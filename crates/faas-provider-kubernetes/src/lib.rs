@@ -9,12 +9,14 @@
 //! `error.rs` (API errors as OpenFaaS statuses). `secrets.rs`, `namespaces.rs` and
 //! `logs.rs` serve the rest of the API.
 
+pub mod crd;
 mod endpoints;
 mod error;
 mod functions;
 mod logs;
 mod namespaces;
 pub mod objects;
+mod operator;
 mod secrets;
 pub mod status;
 
@@ -33,14 +35,19 @@ use tokio::task::JoinHandle;
 
 pub use endpoints::{ready_endpoints, EndpointCache};
 pub use objects::ObjectSettings;
+pub use operator::start_operator;
 
 /// How the provider shapes objects and waits for its watches.
 #[derive(Debug, Clone)]
 pub struct KubernetesConfig {
     /// What every function's objects get beyond its own definition.
     pub objects: ObjectSettings,
-    /// How long a call waits for the watches' first lists after start.
+    /// How long a call waits for the watches' first lists after start (and a deploy in
+    /// operator mode for the operator's Deployment).
     pub sync_wait: Duration,
+    /// Operator mode: run the Function controller, and write Function objects on deploy,
+    /// update and delete.
+    pub operator: bool,
 }
 
 impl Default for KubernetesConfig {
@@ -48,6 +55,7 @@ impl Default for KubernetesConfig {
         KubernetesConfig {
             objects: ObjectSettings::default(),
             sync_wait: Duration::from_secs(10),
+            operator: false,
         }
     }
 }
@@ -75,7 +83,10 @@ impl KubernetesProvider {
     /// Uses `client` and starts the watches (needs a Tokio runtime).
     pub fn start(client: Client, config: KubernetesConfig) -> Arc<Self> {
         let cache = Arc::new(EndpointCache::default());
-        let watches = cache.start(client.clone());
+        let mut watches = cache.start(client.clone());
+        if config.operator {
+            watches.push(start_operator(client.clone(), config.objects.clone()));
+        }
         Arc::new(KubernetesProvider {
             client,
             config,
