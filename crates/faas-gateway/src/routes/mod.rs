@@ -90,15 +90,36 @@ struct NamespaceQuery {
     namespace: Option<String>,
 }
 
-/// The `?namespace=` of a request, validated; [`DEFAULT_NAMESPACE`] when absent or empty.
-pub(crate) fn namespace_from_query(uri: &Uri) -> GatewayResult<String> {
+/// The `?namespace=` of a request, validated; `None` when absent or empty.
+fn query_namespace(uri: &Uri) -> GatewayResult<Option<String>> {
     let Query(query) = Query::<NamespaceQuery>::try_from_uri(uri)
         .map_err(|err| GatewayError::BadRequest(format!("invalid query string: {err}")))?;
     match query.namespace.filter(|ns| !ns.is_empty()) {
         Some(namespace) => {
             validate_namespace(&namespace)?;
-            Ok(namespace)
+            Ok(Some(namespace))
         }
-        None => Ok(DEFAULT_NAMESPACE.to_owned()),
+        None => Ok(None),
+    }
+}
+
+/// The `?namespace=` of a request, validated; [`DEFAULT_NAMESPACE`] when absent or empty.
+pub(crate) fn namespace_from_query(uri: &Uri) -> GatewayResult<String> {
+    Ok(query_namespace(uri)?.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()))
+}
+
+/// The namespace of a request that may name one in its body and in `?namespace=` (older
+/// OpenFaaS clients send it only in the query string): the body's, else the query's, else
+/// [`DEFAULT_NAMESPACE`]. A body and a query naming different namespaces are refused (400)
+/// rather than one silently winning.
+pub(crate) fn namespace_of(body: Option<&str>, uri: &Uri) -> GatewayResult<String> {
+    let body = body.filter(|ns| !ns.is_empty());
+    match (body, query_namespace(uri)?) {
+        (Some(body), Some(query)) if body != query => Err(GatewayError::BadRequest(format!(
+            "the body names namespace {body:?} but the query string names {query:?}: give one of them, or the same in both"
+        ))),
+        (Some(body), _) => Ok(body.to_owned()),
+        (None, Some(query)) => Ok(query),
+        (None, None) => Ok(DEFAULT_NAMESPACE.to_owned()),
     }
 }

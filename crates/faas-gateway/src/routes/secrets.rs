@@ -4,10 +4,10 @@
 
 use axum::extract::State;
 use axum::Json;
-use faas_types::{Secret, DEFAULT_NAMESPACE};
+use faas_types::Secret;
 use http::{StatusCode, Uri};
 
-use super::{namespace_from_query, JsonBody};
+use super::{namespace_from_query, namespace_of, JsonBody};
 use crate::error::GatewayResult;
 use crate::server::AppState;
 
@@ -32,39 +32,40 @@ pub(crate) async fn list(
     ))
 }
 
-/// Validates a secret and makes its namespace explicit.
-fn prepare(mut secret: Secret) -> GatewayResult<Secret> {
+/// Validates a secret and makes its namespace explicit (the body's, else `?namespace=`).
+fn prepare(mut secret: Secret, uri: &Uri) -> GatewayResult<Secret> {
+    secret.namespace = Some(namespace_of(secret.namespace.as_deref(), uri)?);
     secret.validate()?;
-    secret
-        .namespace
-        .get_or_insert_with(|| DEFAULT_NAMESPACE.to_owned());
     Ok(secret)
 }
 
 /// `POST /system/secrets`: 201, 409 if it exists.
 pub(crate) async fn create(
     State(state): State<AppState>,
+    uri: Uri,
     JsonBody(secret): JsonBody<Secret>,
 ) -> GatewayResult<StatusCode> {
-    state.provider.create_secret(prepare(secret)?).await?;
+    state.provider.create_secret(prepare(secret, &uri)?).await?;
     Ok(StatusCode::CREATED)
 }
 
 /// `PUT /system/secrets`: 202, 404 if absent.
 pub(crate) async fn update(
     State(state): State<AppState>,
+    uri: Uri,
     JsonBody(secret): JsonBody<Secret>,
 ) -> GatewayResult<StatusCode> {
-    state.provider.update_secret(prepare(secret)?).await?;
+    state.provider.update_secret(prepare(secret, &uri)?).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `DELETE /system/secrets` with `{"name","namespace"}`: 202.
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    uri: Uri,
     JsonBody(secret): JsonBody<Secret>,
 ) -> GatewayResult<StatusCode> {
-    let secret = prepare(secret)?;
+    let secret = prepare(secret, &uri)?;
     state
         .provider
         .delete_secret(secret.namespace_or_default(), &secret.name)

@@ -4,13 +4,10 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use faas_types::validate::validate_function_name;
-use faas_types::{
-    DeleteFunctionRequest, FunctionDeployment, FunctionStatus, ScaleServiceRequest,
-    DEFAULT_NAMESPACE,
-};
+use faas_types::{DeleteFunctionRequest, FunctionDeployment, FunctionStatus, ScaleServiceRequest};
 use http::{StatusCode, Uri};
 
-use super::{namespace_from_query, JsonBody};
+use super::{namespace_from_query, namespace_of, JsonBody};
 use crate::error::{GatewayError, GatewayResult};
 use crate::server::{AppState, Shared};
 
@@ -64,21 +61,20 @@ pub(crate) async fn status(
     Ok(Json(state.with_counts(status, &namespace)))
 }
 
-/// Validates a deployment and makes its namespace explicit.
-fn prepare(mut deployment: FunctionDeployment) -> GatewayResult<FunctionDeployment> {
+/// Validates a deployment and makes its namespace explicit (the body's, else `?namespace=`).
+fn prepare(mut deployment: FunctionDeployment, uri: &Uri) -> GatewayResult<FunctionDeployment> {
+    deployment.namespace = Some(namespace_of(deployment.namespace.as_deref(), uri)?);
     deployment.validate()?;
-    deployment
-        .namespace
-        .get_or_insert_with(|| DEFAULT_NAMESPACE.to_owned());
     Ok(deployment)
 }
 
 /// `POST /system/functions`: 202, 409 if the name is taken.
 pub(crate) async fn deploy(
     State(state): State<AppState>,
+    uri: Uri,
     JsonBody(deployment): JsonBody<FunctionDeployment>,
 ) -> GatewayResult<StatusCode> {
-    let deployment = prepare(deployment)?;
+    let deployment = prepare(deployment, &uri)?;
     state.provider.deploy(deployment).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -86,9 +82,10 @@ pub(crate) async fn deploy(
 /// `PUT /system/functions`: 202, 404 if absent.
 pub(crate) async fn update(
     State(state): State<AppState>,
+    uri: Uri,
     JsonBody(deployment): JsonBody<FunctionDeployment>,
 ) -> GatewayResult<StatusCode> {
-    let deployment = prepare(deployment)?;
+    let deployment = prepare(deployment, &uri)?;
     let namespace = deployment.namespace.clone().unwrap_or_default();
     let name = deployment.service.clone();
     state.provider.update(deployment).await?;
@@ -96,12 +93,14 @@ pub(crate) async fn update(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// `DELETE /system/functions` with `{"functionName","namespace"}`: 202.
+/// `DELETE /system/functions` with `{"functionName","namespace"}` (or `?namespace=`): 202.
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    JsonBody(request): JsonBody<DeleteFunctionRequest>,
+    uri: Uri,
+    JsonBody(mut request): JsonBody<DeleteFunctionRequest>,
 ) -> GatewayResult<StatusCode> {
     require_name(&request.function_name)?;
+    request.namespace = Some(namespace_of(request.namespace.as_deref(), &uri)?);
     request.validate()?;
     let namespace = request.namespace_or_default();
     state
@@ -129,9 +128,7 @@ pub(crate) async fn scale(
             request.service_name
         )));
     }
-    if request.namespace.is_none() {
-        request.namespace = Some(namespace_from_query(&uri)?);
-    }
+    request.namespace = Some(namespace_of(request.namespace.as_deref(), &uri)?);
     request.validate(MAX_SCALE_REPLICAS)?;
     let namespace = request.namespace_or_default();
     state
