@@ -10,11 +10,16 @@
 //! - Zero: with `com.openfaas.scale.zero=true`, a function with no call started and none in
 //!   flight for `zero-duration` goes to 0 replicas; a call brings it back.
 //! - Never outside `min..=max`, except that zero rule.
+//! - Functions with no `type` or `target` label ([`ScalingPolicy::alerting`]) scale as
+//!   OpenFaaS CE scales them instead: a step of `factor`% of max on each firing of
+//!   [`API_HIGH_INVOCATION_RATE`], back to min when it resolves; counts set from outside
+//!   are left alone within min..max.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::alert_rule::{AlertNotification, AlertRuleState, API_HIGH_INVOCATION_RATE};
 use super::policy::{ScalingPolicy, ScalingType};
 use crate::functions::CallStats;
 
@@ -78,6 +83,8 @@ pub struct FunctionScaleState {
     last_set: Option<u64>,
     /// The load measured at the last look.
     pub last_load: Option<f64>,
+    /// The CE alert rule's state, for [`ScalingPolicy::alerting`] functions.
+    alert: AlertRuleState,
 }
 
 impl FunctionScaleState {
@@ -92,6 +99,7 @@ impl FunctionScaleState {
             last_active: now,
             last_set: None,
             last_load: None,
+            alert: AlertRuleState::default(),
         }
     }
 
@@ -143,6 +151,9 @@ impl FunctionScaleState {
             ));
         }
 
+        if policy.alerting {
+            return self.observe_alert_rule(at, policy);
+        }
         if self.last_set != Some(current) {
             // Set from outside (or first seen): hold it for a scale-down window.
             self.recommendations.push_back((now, policy.clamp(current)));
@@ -200,6 +211,53 @@ impl FunctionScaleState {
         } else {
             self.last_set = Some(current);
         }
+        decision
+    }
+
+    /// CE's way: min..max kept, a step up on each firing notification of the alert rule,
+    /// min when it resolves, nothing else (counts set from outside stay).
+    fn observe_alert_rule(
+        &mut self,
+        at: &Observation,
+        policy: &ScalingPolicy,
+    ) -> Option<(u64, String)> {
+        let current = at.replicas;
+        let notification = self
+            .alert
+            .evaluate(at.now, at.stats.started, &API_HIGH_INVOCATION_RATE);
+        let rule = &API_HIGH_INVOCATION_RATE;
+        let decision = if current > policy.max {
+            Some((policy.max, format!("above max {}", policy.max)))
+        } else if current < policy.min {
+            Some((policy.min, format!("below min {}", policy.min)))
+        } else {
+            match notification {
+                Some(AlertNotification::Firing { rate }) => {
+                    let step = policy.alert_step();
+                    let to = current.saturating_add(step).min(policy.max);
+                    (to != current).then(|| {
+                        (
+                            to,
+                            format!(
+                                "APIHighInvocationRate firing ({rate:.2} calls/s over {:?} > {}): +{step} ({}% of max {})",
+                                rule.window, rule.threshold, policy.factor, policy.max
+                            ),
+                        )
+                    })
+                }
+                Some(AlertNotification::Resolved) => (current != policy.min).then(|| {
+                    (
+                        policy.min,
+                        format!(
+                            "APIHighInvocationRate resolved ({} calls/s or fewer over {:?}): back to min",
+                            rule.threshold, rule.window
+                        ),
+                    )
+                }),
+                None => None,
+            }
+        };
+        self.last_set = Some(decision.as_ref().map_or(current, |(to, _)| *to));
         decision
     }
 
@@ -427,6 +485,72 @@ mod tests {
         at.replicas = 5;
         at.cpu = None;
         assert!(state.observe(&at, &policy, window, window).is_none());
+    }
+
+    fn ce_policy(min: u64, max: u64) -> ScalingPolicy {
+        ScalingPolicy {
+            min,
+            max,
+            alerting: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ce_functions_at_ten_rps_step_up_within_30_s_and_return_to_min() {
+        let mut sim = Sim::new(ce_policy(1, 2), 1);
+        let mut up_at = None;
+        for second in 1..=30 {
+            if let Some(to) = sim.second(10) {
+                up_at.get_or_insert((second, to));
+            }
+        }
+        let (second, to) = up_at.expect("scaled up within 30 s");
+        assert_eq!(to, 2, "1 + 20% of 2, rounded up");
+        assert!(second <= 20, "{second}");
+        // Load stops: back to min once the rate falls.
+        let mut down_at = None;
+        for second in 1..=30 {
+            if let Some(to) = sim.second(0) {
+                down_at.get_or_insert((second, to));
+            }
+        }
+        assert_eq!(down_at.map(|(_, to)| to), Some(1));
+        assert_eq!(sim.replicas, 1);
+    }
+
+    #[test]
+    fn ce_functions_step_by_factor_percent_of_max_on_each_firing() {
+        let policy = ScalingPolicy {
+            factor: 30,
+            ..ce_policy(1, 10)
+        };
+        let mut sim = Sim::new(policy, 1);
+        let mut steps = Vec::new();
+        for _ in 0..80 {
+            steps.extend(sim.second(50));
+        }
+        // A step of 3 at the first notification, then one per repeat (30 s).
+        assert_eq!(steps, [4, 7, 10], "{steps:?}");
+        // Five calls a second is not above the threshold: nothing moves.
+        let mut quiet = Sim::new(ce_policy(1, 10), 1);
+        for _ in 0..60 {
+            assert_eq!(quiet.second(5), None);
+        }
+    }
+
+    #[test]
+    fn ce_functions_keep_counts_set_from_outside_within_min_and_max() {
+        let mut sim = Sim::new(ce_policy(2, 6), 2);
+        assert_eq!(sim.second(0), None);
+        sim.replicas = 5; // an AlertManager of the operator's own, or the API
+        for _ in 0..60 {
+            assert_eq!(sim.second(0), None);
+        }
+        sim.replicas = 9;
+        assert_eq!(sim.second(0), Some(6));
+        sim.replicas = 1;
+        assert_eq!(sim.second(0), Some(2));
     }
 
     #[test]

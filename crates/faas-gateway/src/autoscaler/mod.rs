@@ -1,11 +1,13 @@
 //! The autoscaler: a task that looks at every function each `interval` and sets the replica
 //! count of those that carry a `com.openfaas.scale.*` label (others keep the count the API
-//! set). Its arithmetic is in [`decision`], the label parsing in [`policy`]; time comes from
-//! a [`Clock`] and replicas from the [`Provider`], so tests drive it with fakes.
+//! set). Its arithmetic is in [`decision`], the label parsing in [`policy`], OpenFaaS CE's
+//! alert rule (for functions with no `type` or `target` label) in [`alert_rule`]; time comes
+//! from a [`Clock`] and replicas from the [`Provider`], so tests drive it with fakes.
 //!
 //! Each decision is logged with its reason (`tracing::info!`). Scale-from-zero is not here: a
 //! call to a function at zero replicas starts one itself (see [`crate::proxy`]).
 
+pub mod alert_rule;
 pub mod clock;
 pub mod decision;
 pub mod policy;

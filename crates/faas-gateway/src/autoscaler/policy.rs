@@ -58,6 +58,9 @@ pub struct ScalingPolicy {
     pub factor: u64,
     /// Scale-down stabilisation (`com.openfaas.scale.down.window`), when set.
     pub down_window: Option<Duration>,
+    /// No `type` and no `target` label: scaled as OpenFaaS CE scales such functions, by its
+    /// bundled `APIHighInvocationRate` alert (see [`super::alert_rule`]), not by target load.
+    pub alerting: bool,
 }
 
 impl Default for ScalingPolicy {
@@ -72,6 +75,7 @@ impl Default for ScalingPolicy {
             zero_duration: DEFAULT_ZERO_DURATION,
             factor: DEFAULT_SCALE_FACTOR,
             down_window: None,
+            alerting: false,
         }
     }
 }
@@ -103,6 +107,7 @@ impl ScalingPolicy {
             problems.push(format!("{key}={value:?} is not {want}; using the default"));
         };
         let get = |key: &str| labels.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        policy.alerting = get(SCALE_TYPE).is_none() && get(SCALE_TARGET).is_none();
 
         if let Some(value) = get(SCALE_MIN) {
             match value.parse() {
@@ -265,6 +270,22 @@ mod tests {
             ("com.openfaas.scale.max", "3"),
         ])));
         assert_eq!((policy.min, policy.max, problems.len()), (5, 5, 1));
+    }
+
+    #[test]
+    fn min_and_max_without_type_or_target_scale_by_the_alert_rule() {
+        let parse = |pairs: &[(&str, &str)]| ScalingPolicy::parse(Some(&labels(pairs))).0;
+        assert!(
+            parse(&[
+                ("com.openfaas.scale.min", "1"),
+                ("com.openfaas.scale.max", "2")
+            ])
+            .alerting
+        );
+        assert!(parse(&[("com.openfaas.scale.zero", "true")]).alerting);
+        assert!(!parse(&[("com.openfaas.scale.type", "rps")]).alerting);
+        assert!(!parse(&[("com.openfaas.scale.target", "10")]).alerting);
+        assert!(!ScalingPolicy::parse(None).0.alerting);
     }
 
     #[test]
