@@ -511,7 +511,14 @@ async function refreshFunction(first) {
   word.className = `state state-${status.word.replace(' ', '-')}`;
   document.body.dataset.fnState = status.word;
   $('fn-replicas').textContent = `${fn.availableReplicas || 0}/${fn.replicas || 0} replicas ready · ${status.why}`;
-  if (series) fillCharts(series);
+  if (series) {
+    fillCharts(series);
+    const decisions = (series.decisions || []).slice().reverse();
+    const html = decisions.length
+      ? decisions.map((d) => `<li><time>${escapeHtml(new Date(d.time * 1000).toLocaleTimeString())}</time> ${d.from} → ${d.to}: ${escapeHtml(d.reason)}</li>`).join('')
+      : '<li class="muted">none yet (only functions with com.openfaas.scale.* labels are autoscaled)</li>';
+    if ($('fn-decisions').innerHTML !== html) $('fn-decisions').innerHTML = html;
+  }
   if (first) {
     $('fn-details').innerHTML = detailRows(fn);
     const target = state.namespace === 'openfaas-fn' ? name : `${name}.${state.namespace}`;

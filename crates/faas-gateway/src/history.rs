@@ -256,12 +256,30 @@ struct Rings {
     observed: Observed,
 }
 
+/// Autoscaler decisions kept per function.
+const DECISIONS: usize = 8;
+
+/// One change the autoscaler made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Decision {
+    /// Unix time (s).
+    pub time: u64,
+    /// Replicas before.
+    pub from: u64,
+    /// Replicas after.
+    pub to: u64,
+    /// Why, in words.
+    pub reason: String,
+}
+
 /// One function's history.
 pub struct FunctionHistory {
     /// Unix time it was made: a history younger than a listing is kept by it.
     created: u64,
     live: Live,
     rings: Mutex<Rings>,
+    /// The autoscaler's last decisions, oldest first (empty until it makes one).
+    decisions: Mutex<std::collections::VecDeque<Decision>>,
 }
 
 impl FunctionHistory {
@@ -283,7 +301,35 @@ impl FunctionHistory {
                     memory: f32::NAN,
                 },
             }),
+            decisions: Mutex::default(),
         }
+    }
+
+    /// Keeps one of the autoscaler's decisions (the last [`DECISIONS`] are kept).
+    pub fn record_decision(&self, from: u64, to: u64, reason: &str) {
+        let mut decisions = self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if decisions.len() == DECISIONS {
+            decisions.pop_front();
+        }
+        decisions.push_back(Decision {
+            time: unix_now(),
+            from,
+            to,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// The autoscaler's last decisions, oldest first.
+    pub fn decisions(&self) -> Vec<Decision> {
+        self.decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Counts one answered call (the call path: two relaxed atomic adds).
@@ -668,6 +714,18 @@ mod tests {
         assert_eq!(series.points.len(), 180);
         assert!(series.points.iter().all(|p| p.requests == [0; 4]));
         assert!(series.points.iter().all(|p| p.desired == 3));
+    }
+
+    #[test]
+    fn only_the_last_decisions_are_kept() {
+        let f = FunctionHistory::new(0);
+        for to in 0..20 {
+            f.record_decision(to, to + 1, "load");
+        }
+        let kept = f.decisions();
+        assert_eq!(kept.len(), DECISIONS);
+        assert_eq!(kept.last().unwrap().to, 20);
+        assert_eq!(kept[0].from, 12);
     }
 
     #[test]

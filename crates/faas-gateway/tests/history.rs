@@ -173,3 +173,53 @@ async fn the_history_needs_credentials_and_can_be_off() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.as_str().unwrap().contains("history is off"), "{body}");
 }
+
+#[tokio::test]
+async fn the_autoscalers_decisions_are_kept_with_their_reasons() {
+    let upstream = Upstream::start("a").await;
+    let server = TestServer::start_with(GatewayConfig {
+        autoscaler: faas_gateway::AutoscalerConfig {
+            interval: Duration::from_secs(1),
+            load_window: Duration::from_secs(2),
+            scale_down_window: Duration::from_secs(5),
+        },
+        ..config()
+    })
+    .await;
+    server.deploy("busy", &[upstream.address]);
+    server.provider.set_labels(
+        "busy",
+        &[
+            ("com.openfaas.scale.type", "rps"),
+            ("com.openfaas.scale.target", "10"),
+            ("com.openfaas.scale.target-proportion", "1.0"),
+            ("com.openfaas.scale.max", "4"),
+        ],
+    );
+    let clock = std::sync::Arc::new(faas_gateway::autoscaler::ManualClock::default());
+    let mut autoscaler = server.gateway.autoscaler_with_clock(clock.clone());
+    assert!(autoscaler.tick().await.is_empty());
+    for _ in 0..35 {
+        let answer = server
+            .call(Method::GET, "/function/busy")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(autoscaler.tick().await.len(), 1);
+    let (status, body) = history(&server, "function=busy").await;
+    assert_eq!(status, StatusCode::OK);
+    let decisions = body["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 1, "{body}");
+    assert_eq!(decisions[0]["to"], 4);
+    assert!(
+        decisions[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("rps load 35"),
+        "{body}"
+    );
+    assert!(decisions[0]["time"].as_u64().unwrap() > 1_700_000_000);
+}

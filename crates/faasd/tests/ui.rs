@@ -71,7 +71,8 @@ async fn sign_in(browser: &mut Browser, faasd: &Faasd) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_signs_in_watches_changes_and_debugs_functions() {
-    let faasd = Faasd::start();
+    // One attempt: a failed async call is dead-lettered at once.
+    let faasd = Faasd::start_with(&[("FAASD_QUEUE_RETRY_ATTEMPTS", "1")]);
     // The page loads signed out (to show its sign-in); the API does not answer.
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -94,6 +95,14 @@ async fn the_portal_signs_in_watches_changes_and_debugs_functions() {
     for _ in 0..4 {
         assert_eq!(faasd.invoke("broken", "x").await.0, 500);
     }
+    let queued = faasd
+        .client
+        .post(faasd.url("/async-function/broken"))
+        .body("late")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 202);
 
     let mut browser = Browser::start().await;
     browser.set_viewport(1280, 900, false).await;
@@ -340,6 +349,66 @@ async fn the_portal_signs_in_watches_changes_and_debugs_functions() {
         .await;
     assert!(faasd.status("env").await.is_none());
     assert!(faasd.status("existing").await.is_some());
+
+    // The deploy dialog.
+    click(&mut browser, "#deploy-open").await;
+    fill(
+        &mut browser,
+        &[
+            ("deploy-name", "from-dialog"),
+            ("deploy-image", "functions/alpine:latest"),
+            ("deploy-fprocess", "tr a-z A-Z"),
+            ("deploy-env", "GREETING=hi"),
+            ("deploy-labels", "team=portal"),
+            ("deploy-max", "3"),
+        ],
+    )
+    .await;
+    click(&mut browser, "#deploy-submit").await;
+    browser
+        .wait_for(
+            "!!document.querySelector('tr[data-name=from-dialog]')",
+            "the function deployed from the dialog",
+        )
+        .await;
+    let deployed = faasd.status("from-dialog").await.expect("deployed");
+    assert_eq!(deployed["envProcess"], "tr a-z A-Z");
+    assert_eq!(deployed["envVars"]["GREETING"], "hi");
+    assert_eq!(deployed["labels"]["team"], "portal");
+    assert_eq!(deployed["labels"]["com.openfaas.scale.max"], "3");
+
+    // A namespace.
+    browser.eval("location.hash = '#/namespaces'; true").await;
+    fill(&mut browser, &[("namespace-name", "dev")]).await;
+    click(&mut browser, "#namespace-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "!!document.querySelector('#namespaces tr[data-name=dev]')
+             && [...document.getElementById('namespace').options].some((o) => o.value === 'dev')",
+            "the new namespace",
+        )
+        .await;
+
+    // The async call to the failing function is a dead letter; replay it.
+    browser.eval("location.hash = '#/queue'; true").await;
+    browser
+        .wait_for(
+            "!!document.querySelector('#dead-letters tbody tr button[data-replay]')",
+            "the dead letter",
+        )
+        .await;
+    let reason = browser
+        .eval("document.querySelector('#dead-letters tbody tr').textContent")
+        .await;
+    assert!(reason.as_str().unwrap().contains("broken"), "{reason}");
+    click(&mut browser, "#dead-letters button[data-replay]").await;
+    browser
+        .wait_for(
+            "document.getElementById('notice').textContent.startsWith('Replayed')",
+            "the replay",
+        )
+        .await;
+    browser.eval("location.hash = '#/'; true").await;
 
     // Phone width: nothing wider than the screen.
     browser.set_viewport(390, 844, true).await;

@@ -183,6 +183,10 @@ impl Autoscaler {
                         "autoscaler: {}",
                         decision.reason
                     );
+                    // The portal shows a function's last decisions with their reasons.
+                    if let Some(history) = entry.as_ref().and_then(|e| e.history.as_ref()) {
+                        history.record_decision(decision.from, to, &decision.reason);
+                    }
                     decisions.push(decision);
                 }
                 Err(err) => {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::namespace_from_query;
 use crate::error::{GatewayError, GatewayResult};
-use crate::history::{FunctionHistory, History, Point, Window};
+use crate::history::{Decision, FunctionHistory, History, Point, Window};
 use crate::server::AppState;
 
 #[derive(Deserialize)]
@@ -70,6 +70,9 @@ struct FunctionSeries {
     cpu: Option<Vec<Option<f32>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     memory_bytes: Option<Vec<Option<f32>>>,
+    /// The autoscaler's last decisions, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decisions: Option<Vec<Decision>>,
 }
 
 #[derive(Serialize)]
@@ -129,6 +132,7 @@ fn series(
                 .map(|p| (!p.memory.is_nan()).then_some(p.memory))
                 .collect()
         }),
+        decisions: detailed.then(|| history.decisions()),
     }
 }
 
