@@ -54,7 +54,8 @@ pub enum GatewayError {
     /// The replica could not be reached or broke the connection (502).
     #[error("{0}")]
     BadGateway(String),
-    /// Some alerts of an AlertManager webhook could not be acted on (500, as OpenFaaS).
+    /// The platform failed to act on some alerts of an AlertManager webhook (500, as
+    /// OpenFaaS). Alerts refused for the sender's mistakes alone are a `BadRequest`.
     #[error("cannot scale for every alert: {0}")]
     AlertFailed(String),
     /// The replica did not answer in time (504).

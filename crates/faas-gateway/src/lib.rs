@@ -6,7 +6,11 @@
 //! `into_make_service_with_connect_info::<SocketAddr>()`, which adds the caller's address to
 //! `X-Forwarded-For`).
 //!
+//! [`listener::serve`] serves the router with a header-read timeout, an idle timeout and a cap
+//! on open connections (faasd uses it instead of `axum::serve`).
+//!
 //! A request flows through the modules in this order:
+//! - [`listener`] — accepting connections, within their limits.
 //! - [`server`] — the router: every route in one table, auth wired onto `/system/*`.
 //! - [`auth`] — HTTP basic auth, compared in constant time; [`session`] — the portal's
 //!   sign-in cookie with CSRF tokens, accepted beside basic auth.
@@ -35,6 +39,7 @@ pub mod error;
 pub mod functions;
 pub mod history;
 pub mod invocations;
+pub mod listener;
 pub mod metrics;
 pub mod proxy;
 pub mod routes;
@@ -46,4 +51,5 @@ pub use autoscaler::{Autoscaler, AutoscalerTask, ScaleDecision, ScalingPolicy};
 pub use config::{AutoscalerConfig, BasicCredentials, GatewayConfig};
 pub use error::GatewayError;
 pub use invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvocationCounter};
+pub use listener::ListenerLimits;
 pub use server::Gateway;

@@ -123,6 +123,7 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     parts.headers.insert(X_START_TIME, start_time.clone());
     parts.uri = upstream_uri;
     parts.version = Version::HTTP_11;
+    let (body, caller_failed) = CallerBody::wrap(body);
     let upstream_request = Request::from_parts(parts, body);
 
     let timeout = state.config.upstream_timeout;
@@ -131,6 +132,13 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     let (response, lease) = match outcome {
         Ok(Ok(answered)) => answered,
         Ok(Err(err)) => {
+            if let Some(reason) = caller_failed.get() {
+                // The caller's own body broke (bad chunked framing, a dropped upload): its
+                // mistake, answered 400 and not counted against the function.
+                let err =
+                    GatewayError::BadRequest(format!("cannot read the request body: {reason}"));
+                return stamp(err.into_response(), call_id);
+            }
             if err.is_connect() {
                 // The replica is gone: ask the provider on the next call.
                 entry.invalidate_replicas();
@@ -577,6 +585,49 @@ fn unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// The caller's request body on its way to the replica, noting whether reading it failed
+/// (so the failure is told apart from the replica's).
+struct CallerBody {
+    inner: Body,
+    failed: Arc<std::sync::OnceLock<String>>,
+}
+
+impl CallerBody {
+    fn wrap(inner: Body) -> (Body, Arc<std::sync::OnceLock<String>>) {
+        let failed = Arc::new(std::sync::OnceLock::new());
+        let body = Body::new(CallerBody {
+            inner,
+            failed: failed.clone(),
+        });
+        (body, failed)
+    }
+}
+
+impl http_body::Body for CallerBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(err))) = &polled {
+            let _ = this.failed.set(err.to_string());
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The replica's response body, holding the call's in-flight slots (the replica's and the

@@ -327,13 +327,33 @@ async fn alerts_step_up_and_resolve_to_min() {
     api.post("/system/alert", &alert("firing", "plain")).await;
     assert_eq!(api.provider.replicas("plain"), 5);
 
+    // The sender's mistakes are 400s that say what was wrong, never 500s.
     let answer = api.post("/system/alert", &alert("firing", "ghost")).await;
-    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer.text(),
+        "cannot scale for every alert: ghost.openfaas-fn: function ghost.openfaas-fn not found\n"
+    );
+    let answer = api
+        .post("/system/alert", &alert("firing", "Bad_Name"))
+        .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(answer.text().contains("Bad_Name"), "{}", answer.text());
+    let answer = api.post("/system/alert", &alert("pending", "plain")).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert!(
-        answer.text().contains("ghost.openfaas-fn"),
+        answer.text().contains("neither firing nor resolved"),
         "{}",
         answer.text()
     );
+    let unlabelled = r#"{"status":"firing","alerts":[{"status":"firing","labels":{"alertname":"APIHighInvocationRate"}}]}"#;
+    let answer = api.post("/system/alert", unlabelled).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer.text(),
+        "cannot scale for every alert: an alert has no function_name label\n"
+    );
+    assert_eq!(answer.header("x-openfaas-internal"), Some("gateway"));
     let answer = api.post("/system/alert", "{not json").await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
 }

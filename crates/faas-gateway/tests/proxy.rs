@@ -519,6 +519,54 @@ async fn ready_wait_gives_up_with_503() {
 }
 
 #[tokio::test]
+async fn a_malformed_chunked_body_is_the_callers_400_and_not_counted() {
+    let upstream = Upstream::start("a").await;
+    let server = TestServer::start().await;
+    server.deploy("echo", &[upstream.address]);
+    let port = server.address.port();
+    let answer = tokio::task::spawn_blocking(move || {
+        faas_testkit::raw_exchange(
+            port,
+            b"POST /function/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+              Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ-not-a-size\r\nmore\r\n0\r\n\r\n",
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(answer.header("x-openfaas-internal"), Some("gateway"));
+    assert!(
+        answer.body().contains("cannot read the request body"),
+        "{}",
+        answer.text
+    );
+    let status: serde_json::Value = server
+        .client
+        .get(server.url("/system/function/echo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["invocationCount"], 0,
+        "the caller's mistake is not the function's call"
+    );
+    let metrics = server
+        .client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!metrics.contains("code=\"502\""), "{metrics}");
+}
+
+#[tokio::test]
 async fn invocation_count_increments() {
     let upstream = Upstream::start("a").await;
     let server = TestServer::start().await;

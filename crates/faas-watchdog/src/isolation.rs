@@ -17,22 +17,27 @@ pub enum IsolationError {
         step: &'static str,
         source: nix::Error,
     },
-    #[error("cannot create {path}: {source}")]
-    MountPoint {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{0} does not exist on this host, and the watchdog does not create it there")]
+    NoMountPoint(&'static str),
 }
 
 /// In a private mount namespace of this process (and the function processes it starts),
 /// bind-mounts `source` at `/var/openfaas/secrets`. Must run before any thread is started:
 /// a mount namespace is unshared for the calling thread only.
+///
+/// The mount point must already exist: a private mount namespace still shares the host's
+/// files, so creating it would leave `/var/openfaas/secrets` behind on the host (a sandbox
+/// that builds the replica's own filesystem view provides it). Without it the secrets stay
+/// where they are, and the function is told that path.
 pub fn bind_secrets(source: &Path) -> Result<PathBuf, IsolationError> {
     use nix::mount::{mount, MsFlags};
     use nix::sched::{unshare, CloneFlags};
 
     if !nix::unistd::geteuid().is_root() {
         return Err(IsolationError::NotRoot);
+    }
+    if !Path::new(OPENFAAS_SECRETS).is_dir() {
+        return Err(IsolationError::NoMountPoint(OPENFAAS_SECRETS));
     }
     unshare(CloneFlags::CLONE_NEWNS).map_err(|source| IsolationError::Syscall {
         step: "unshare(CLONE_NEWNS)",
@@ -48,10 +53,6 @@ pub fn bind_secrets(source: &Path) -> Result<PathBuf, IsolationError> {
     )
     .map_err(|source| IsolationError::Syscall {
         step: "make / private",
-        source,
-    })?;
-    std::fs::create_dir_all(OPENFAAS_SECRETS).map_err(|source| IsolationError::MountPoint {
-        path: OPENFAAS_SECRETS.to_string(),
         source,
     })?;
     mount(

@@ -390,7 +390,11 @@ async fn serve_metrics(listener: TcpListener, metrics: Metrics) {
                     Ok::<_, Infallible>(response)
                 }
             });
+            // A scraper sends its request at once; an idle or silent connection is closed
+            // after 10 s rather than held forever.
             let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });

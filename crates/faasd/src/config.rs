@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::limits::{LimitArgs, Limits, LimitsFile};
+
 /// Command-line flags; each also reads its environment variable.
 #[derive(Debug, Parser)]
 #[command(
@@ -119,6 +121,8 @@ pub struct Args {
     /// at least one, leaving the rest to the functions' replicas.
     #[arg(long, env = "FAASD_THREADS")]
     pub threads: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// The same settings as a TOML file.
@@ -156,6 +160,7 @@ pub struct FileConfig {
     pub mqtt_connector_url: Option<String>,
     pub mqtt_connector_topics: Option<String>,
     pub threads: Option<usize>,
+    pub limits: Option<LimitsFile>,
 }
 
 /// Everything faasd needs, resolved.
@@ -191,6 +196,8 @@ pub struct Config {
     pub mqtt_connector: Option<(String, Vec<String>)>,
     /// Runtime threads, at least one (1: a single-threaded runtime).
     pub threads: usize,
+    /// The listener's timeouts and connection cap.
+    pub limits: Limits,
 }
 
 /// Which queue backend holds asynchronous calls.
@@ -357,6 +364,7 @@ impl Config {
                 0 => half_the_cores(),
                 n => n,
             },
+            limits: Limits::resolve(args.limits, file.limits)?,
         })
     }
 }
@@ -402,7 +410,7 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })
 }
 
-fn duration(
+pub(crate) fn duration(
     name: &'static str,
     value: Option<String>,
     default: Duration,

@@ -18,6 +18,8 @@ pub enum DataDirError {
     },
     #[error("data directory {path} was written by a newer faasd (schema {found}, this one reads up to {SCHEMA_VERSION}); upgrade faasd or use another --data-dir")]
     Newer { path: String, found: u32 },
+    #[error("{path} is empty (or only whitespace): faasd will not serve its API with an empty admin {what}; write one into the file, or delete the file to have a random password made")]
+    EmptyCredential { path: String, what: &'static str },
     #[error("data directory {path} has an unreadable VERSION file ({content:?}); it may not be a faasd data directory")]
     BadVersion { path: String, content: String },
 }
@@ -96,14 +98,27 @@ pub fn credentials(dir: &Path) -> Result<Credentials, DataDirError> {
         write_atomic(&password_file, &password.as_bytes()[..40], 0o600)?;
         created = true;
     }
-    let user = std::fs::read_to_string(&user_file).map_err(io(&user_file))?;
-    let password = std::fs::read_to_string(&password_file).map_err(io(&password_file))?;
+    let user = read_credential(&user_file, "user name")?;
+    let password = read_credential(&password_file, "password")?;
     Ok(Credentials {
-        user: user.trim().to_string(),
-        password: password.trim().to_string(),
+        user,
+        password,
         password_file,
         created,
     })
+}
+
+/// A credential file's content without surrounding whitespace; never empty.
+fn read_credential(path: &Path, what: &'static str) -> Result<String, DataDirError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(DataDirError::EmptyCredential {
+            path: path.display().to_string(),
+            what,
+        });
+    }
+    Ok(text.to_string())
 }
 
 /// Writes a file whole or not at all: a temporary file in the same directory, synced, renamed.
@@ -150,6 +165,23 @@ mod tests {
         let second = credentials(dir.path()).unwrap();
         assert!(!second.created);
         assert_eq!(second.password, first.password);
+    }
+
+    #[test]
+    fn refuses_empty_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = dir.path().join("secrets");
+        std::fs::create_dir_all(&secrets).unwrap();
+        std::fs::write(secrets.join("basic-auth-user"), "admin\n").unwrap();
+        for empty in ["", " \n\t "] {
+            std::fs::write(secrets.join("basic-auth-password"), empty).unwrap();
+            let err = credentials(dir.path()).err().expect("refused").to_string();
+            assert!(err.contains("empty admin password"), "{err}");
+        }
+        std::fs::write(secrets.join("basic-auth-password"), "pw\n").unwrap();
+        std::fs::write(secrets.join("basic-auth-user"), "").unwrap();
+        let err = credentials(dir.path()).err().expect("refused").to_string();
+        assert!(err.contains("empty admin user name"), "{err}");
     }
 
     #[test]

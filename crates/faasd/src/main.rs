@@ -5,9 +5,8 @@ mod async_api;
 mod config;
 mod connectors;
 mod data_dir;
+mod limits;
 
-use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +62,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    let open_files = limits::raise_open_file_limit();
     data_dir::prepare(&config.data_dir)?;
     let credentials = data_dir::credentials(&config.data_dir)?;
 
@@ -178,19 +178,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // The queue's series appear on the gateway's /metrics, after its own.
     gateway.expose_metrics(queue_registry);
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let mut stopped = stop_rx.clone();
-    // Calls are small request/response exchanges: send each answer at once (no Nagle delay).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-        let _ = stopped.wait_for(|stop| *stop).await;
-    });
-    let mut server = std::pin::pin!(server.into_future());
+    let (stop_tx, mut stopped) = tokio::sync::watch::channel(false);
+    let server = faas_gateway::listener::serve(
+        listener,
+        router,
+        config.limits.listener(open_files),
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        },
+    );
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        result = &mut server => result.context("server failed")?,
+        () = &mut server => {}
         _ = shutdown_signal() => {
             tracing::info!("shutting down: draining in-flight calls for up to {:?}", config.shutdown_timeout);
             let _ = stop_tx.send(true);

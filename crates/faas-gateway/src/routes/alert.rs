@@ -4,13 +4,16 @@
 //! A firing alert adds a step of `com.openfaas.scale.factor` percent (default 20) of
 //! `com.openfaas.scale.max` (at least 1 replica) to the current count, up to the maximum; a
 //! resolved one sets the count to the minimum. Like OpenFaaS, the alert's own `status`
-//! counts (the payload's top-level one when an alert has none), and any failure makes the
-//! answer 500 with every failure listed.
+//! counts (the payload's top-level one when an alert has none). Failures are listed in the
+//! answer: 500 when the platform failed on any alert (as OpenFaaS), 400 when every failure was
+//! the sender's mistake (no `function_name` label, an invalid name, an unknown status or
+//! function).
 
 use std::collections::BTreeMap;
 
 use axum::extract::State;
 use axum::Json;
+use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -55,13 +58,15 @@ pub struct AlertOutcome {
     pub to: u64,
 }
 
-/// `POST /system/alert`: 200 with what was scaled; 500 listing failures if any alert failed.
+/// `POST /system/alert`: 200 with what was scaled; 400 or 500 listing failures if any alert
+/// failed.
 pub(crate) async fn alert(
     State(state): State<AppState>,
     JsonBody(payload): JsonBody<AlertPayload>,
 ) -> GatewayResult<(StatusCode, Json<Vec<AlertOutcome>>)> {
     let mut outcomes = Vec::new();
     let mut failures = Vec::new();
+    let mut server_failed = false;
     for alert in payload.alerts.unwrap_or_default() {
         let status = alert
             .status
@@ -79,6 +84,10 @@ pub(crate) async fn alert(
         };
         let (name, namespace) = parse_function_ref(function);
         let namespace = namespace.unwrap_or(DEFAULT_NAMESPACE);
+        if let Err(err) = validate_function_name(name).and(validate_namespace(namespace)) {
+            failures.push(format!("{function}: {err}"));
+            continue;
+        }
         match scale_for_alert(&state, namespace, name, &status).await {
             Ok((from, to)) => outcomes.push(AlertOutcome {
                 function: format!("{name}.{namespace}"),
@@ -86,13 +95,19 @@ pub(crate) async fn alert(
                 from,
                 to,
             }),
-            Err(err) => failures.push(format!("{name}.{namespace}: {err}")),
+            Err(err) => {
+                server_failed |= err.status().is_server_error();
+                failures.push(format!("{name}.{namespace}: {err}"));
+            }
         }
     }
-    if failures.is_empty() {
-        Ok((StatusCode::OK, Json(outcomes)))
-    } else {
-        Err(GatewayError::AlertFailed(failures.join("; ")))
+    match (failures.is_empty(), server_failed) {
+        (true, _) => Ok((StatusCode::OK, Json(outcomes))),
+        (false, true) => Err(GatewayError::AlertFailed(failures.join("; "))),
+        (false, false) => Err(GatewayError::BadRequest(format!(
+            "cannot scale for every alert: {}",
+            failures.join("; ")
+        ))),
     }
 }
 

@@ -64,13 +64,19 @@ impl Faasd {
     /// before faasd binds it, so another process can take it in between when many tests run
     /// at once: a faasd that exits saying it cannot listen is started again on another port.
     pub fn start_on(data: &Path, env: &[(&str, &str)]) -> Faasd {
+        Faasd::start_via(&[], data, env)
+    }
+
+    /// As [`Faasd::start_on`], with faasd started through `wrapper` (a program and its
+    /// arguments, such as `prlimit --nofile=512:`), which must exec faasd.
+    pub fn start_via(wrapper: &[&str], data: &Path, env: &[(&str, &str)]) -> Faasd {
         let mut tries = 0;
         loop {
             tries += 1;
             let port = free_port();
             let log_path = data.with_extension("log");
             let logged_before = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
-            let mut child = Faasd::spawn(data, port, env).expect("start faasd");
+            let mut child = Faasd::spawn_via(wrapper, data, port, env).expect("start faasd");
             let deadline = Instant::now() + Duration::from_secs(30);
             let exited = loop {
                 if raw_status(port, "/healthz") == Some(200) || Instant::now() > deadline {
@@ -117,11 +123,27 @@ impl Faasd {
     }
 
     pub fn spawn(data: &Path, port: u16, env: &[(&str, &str)]) -> std::io::Result<Child> {
+        Faasd::spawn_via(&[], data, port, env)
+    }
+
+    fn spawn_via(
+        wrapper: &[&str],
+        data: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> std::io::Result<Child> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(data.with_extension("log"))?;
-        let mut command = Command::new(BINARY);
+        let mut command = match wrapper.split_first() {
+            None => Command::new(BINARY),
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(BINARY);
+                command
+            }
+        };
         command
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
