@@ -83,6 +83,13 @@ fn seed_walkthrough_says_hello_go() {
     };
     // fmt.Println's newline ends the line, as curl shows it.
     assert_eq!(body, "Hello, Go. You said: hello\n");
+    let describe = project.run(&["describe", "say"]).ok().stdout();
+    assert!(
+        describe
+            .lines()
+            .any(|l| l.starts_with("Function process:") && l.trim_end().ends_with(" ./handler")),
+        "{describe}"
+    );
 }
 
 /// A handler whose go.mod requires a module that lives in a folder of the handler (a

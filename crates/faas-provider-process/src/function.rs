@@ -221,6 +221,18 @@ impl Function {
         status.available_replicas = state.slots.iter().filter(|s| s.is_ready()).count() as u64;
         status.created_at = Some(record.created_at);
         status.usage = usage;
+        // A packaged function runs its package's process (faas-package.json) unless the
+        // deployment names one: answer the one that runs.
+        if status
+            .env_process
+            .as_deref()
+            .is_none_or(|p| p.trim().is_empty())
+        {
+            status.env_process = ["fprocess", "function_process"]
+                .iter()
+                .find_map(|key| state.spec.env.get(*key).filter(|p| !p.trim().is_empty()))
+                .cloned();
+        }
         status
     }
 

@@ -450,6 +450,14 @@ pub fn template_round_trip_in(faasd: &Faasd, project: &Project, lang: &str, expe
     let describe = project.run(&["describe", &name]).ok().stdout();
     assert!(describe.contains(&format!("{name}:latest")), "{describe}");
     assert!(describe.contains("Status:"), "{describe}");
+    let process = describe
+        .lines()
+        .find_map(|l| l.strip_prefix("Function process:"))
+        .unwrap_or_default();
+    assert!(
+        !process.trim().is_empty(),
+        "describe names the package's process: {describe}"
+    );
 
     let logs = project.run(&["logs", &name, "--tail=false"]).ok().stdout();
     assert!(!logs.trim().is_empty(), "logs of {name} are empty");
