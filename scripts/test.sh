@@ -46,7 +46,7 @@ bash scripts/prometheus.sh ensure
 # (their tests start a real nats-server and mosquitto through scripts/nats-server.sh and
 # scripts/mosquitto.sh, which install them from Debian's packages).
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt --no-fail-fast "$@"
+  exec cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes --no-fail-fast "$@"
 else
-  exec cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt --no-fail-fast "$@"
+  exec cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes --no-fail-fast "$@"
 fi

@@ -13,10 +13,16 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 fn documents(file: &str) -> Vec<Value> {
-    let path = format!("{}/../../deploy/kubernetes/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../deploy/kubernetes/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     text.split("\n---\n")
-        .filter(|doc| doc.lines().any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')))
+        .filter(|doc| {
+            doc.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        })
         .map(|doc| serde_saphyr::from_str(doc).unwrap_or_else(|e| panic!("{file}: {e}")))
         .collect()
 }
@@ -36,19 +42,37 @@ fn verb(method: &str, has_name: bool, watch: bool) -> &'static str {
 
 #[test]
 fn every_manifest_parses_and_names_what_it_is() {
-    for file in ["namespaces.yaml", "rbac.yaml", "faasd.yaml", "nats.yaml", "crd.yaml", "kustomization.yaml"] {
+    for file in [
+        "namespaces.yaml",
+        "rbac.yaml",
+        "faasd.yaml",
+        "nats.yaml",
+        "crd.yaml",
+        "kustomization.yaml",
+    ] {
         for doc in documents(file) {
             assert!(doc["kind"].is_string(), "{file}: a document without kind");
-            assert!(doc["apiVersion"].is_string(), "{file}: a document without apiVersion");
+            assert!(
+                doc["apiVersion"].is_string(),
+                "{file}: a document without apiVersion"
+            );
         }
     }
     let namespaces = documents("namespaces.yaml");
-    let functions = namespaces.iter().find(|d| d["metadata"]["name"] == "openfaas-fn").unwrap();
+    let functions = namespaces
+        .iter()
+        .find(|d| d["metadata"]["name"] == "openfaas-fn")
+        .unwrap();
     assert_eq!(functions["metadata"]["annotations"]["openfaas"], "1");
     let faasd = &documents("faasd.yaml")[0];
-    let args = faasd["spec"]["template"]["spec"]["containers"][0]["args"].as_array().unwrap();
+    let args = faasd["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
     assert!(args.iter().any(|a| a == "--provider=kubernetes"));
-    assert_eq!(faasd["spec"]["template"]["spec"]["serviceAccountName"], "faasd");
+    assert_eq!(
+        faasd["spec"]["template"]["spec"]["serviceAccountName"],
+        "faasd"
+    );
 }
 
 #[tokio::test]
@@ -57,7 +81,10 @@ async fn the_cluster_role_grants_exactly_what_the_provider_uses() {
     let provider = &cluster.provider;
     let operator = KubernetesProvider::start(
         client_for(&cluster.fake),
-        KubernetesConfig { operator: true, ..KubernetesConfig::default() },
+        KubernetesConfig {
+            operator: true,
+            ..KubernetesConfig::default()
+        },
     );
     // Every kind of call the REST API can make.
     provider
@@ -76,25 +103,38 @@ async fn the_cluster_role_grants_exactly_what_the_provider_uses() {
     provider.list("openfaas-fn").await.unwrap();
     provider.status("openfaas-fn", "rbac").await.unwrap();
     let logs = provider
-        .logs(faas_types::LogRequest { name: "rbac".to_owned(), namespace: Some("openfaas-fn".to_owned()), ..Default::default() })
+        .logs(faas_types::LogRequest {
+            name: "rbac".to_owned(),
+            namespace: Some("openfaas-fn".to_owned()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let _: Vec<_> = logs.collect().await;
     provider.list_secrets("openfaas-fn").await.unwrap();
     provider
-        .update_secret(faas_types::Secret { name: "s".to_owned(), value: Some("w".to_owned()), ..Default::default() })
+        .update_secret(faas_types::Secret {
+            name: "s".to_owned(),
+            value: Some("w".to_owned()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     provider.delete("openfaas-fn", "rbac").await.unwrap();
     provider.delete_secret("openfaas-fn", "s").await.unwrap();
-    let ns = faas_types::NamespaceRequest { name: "team-r".to_owned(), ..Default::default() };
+    let ns = faas_types::NamespaceRequest {
+        name: "team-r".to_owned(),
+        ..Default::default()
+    };
     provider.create_namespace(ns.clone()).await.unwrap();
     provider.update_namespace(ns).await.unwrap();
     provider.list_namespaces().await.unwrap();
     provider.delete_namespace("team-r").await.unwrap();
     operator.deploy(function("op")).await.unwrap();
     common::eventually("the Function's status", || async {
-        cluster.fake.get("functions", "openfaas-fn", "op")?["status"]["conditions"].as_array().map(|_| ())
+        cluster.fake.get("functions", "openfaas-fn", "op")?["status"]["conditions"]
+            .as_array()
+            .map(|_| ())
     })
     .await;
     let mut changed = function("op");
@@ -112,8 +152,14 @@ async fn the_cluster_role_grants_exactly_what_the_provider_uses() {
             Some(sub) => format!("{}/{sub}", target.kind.plural),
             None => target.kind.plural.to_owned(),
         };
-        let watch = query.split('&').any(|p| p == "watch=true" || p == "watch=1");
-        used.insert((target.kind.group.to_owned(), resource, verb(method, target.name.is_some(), watch).to_owned()));
+        let watch = query
+            .split('&')
+            .any(|p| p == "watch=true" || p == "watch=1");
+        used.insert((
+            target.kind.group.to_owned(),
+            resource,
+            verb(method, target.name.is_some(), watch).to_owned(),
+        ));
     }
 
     let rbac = documents("rbac.yaml");

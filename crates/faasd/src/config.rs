@@ -51,9 +51,14 @@ pub struct Args {
     /// Basic auth on /system/* (true by default).
     #[arg(long, env = "FAASD_AUTH")]
     pub auth: Option<bool>,
-    /// Which provider runs replicas: `process` (the embedded default).
+    /// Which provider runs replicas: `process` (the embedded default) or `kubernetes` (the
+    /// cluster of the in-cluster config or KUBECONFIG; built with `--features kubernetes`).
     #[arg(long, env = "FAASD_PROVIDER")]
     pub provider: Option<String>,
+    /// With `--provider kubernetes`: reconcile Function objects (openfaas.com/v1), and write
+    /// them on deploy, update and delete.
+    #[arg(long, env = "FAASD_OPERATOR")]
+    pub operator: Option<bool>,
     /// The fwatchdog binary replicas run (default: next to faasd, then PATH).
     #[arg(long, env = "FAASD_WATCHDOG")]
     pub watchdog: Option<PathBuf>,
@@ -140,6 +145,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub auth: Option<bool>,
     pub provider: Option<String>,
+    pub operator: Option<bool>,
     pub watchdog: Option<PathBuf>,
     pub upstream_timeout: Option<String>,
     pub ready_wait: Option<String>,
@@ -175,6 +181,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub auth: bool,
+    /// What runs the replicas.
+    pub provider: ProviderChoice,
+    /// The fwatchdog binary the process provider runs (empty for other providers).
     pub watchdog: PathBuf,
     pub upstream_timeout: Duration,
     pub ready_wait: Duration,
@@ -209,6 +218,15 @@ pub enum QueueChoice {
     Nats(String),
 }
 
+/// Which backend runs function replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderChoice {
+    /// `fwatchdog` child processes (the embedded default).
+    Process,
+    /// Deployments and Services on a Kubernetes cluster; `operator`: Function objects too.
+    Kubernetes { operator: bool },
+}
+
 /// A setting that cannot be used; the text names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -221,8 +239,10 @@ pub enum ConfigError {
     ParseFile { path: String, message: String },
     #[error("{name}={value:?} is not a duration (use Go syntax such as 30s, 1m, 500ms)")]
     BadDuration { name: &'static str, value: String },
-    #[error("provider {0:?} is not built into this faasd (available: process)")]
+    #[error("provider {0:?} is not known (use process or kubernetes)")]
     UnknownProvider(String),
+    #[error("--operator needs --provider kubernetes")]
+    OperatorWithoutKubernetes,
     #[error("queue {0:?} is not known: use embedded or nats")]
     UnknownQueue(String),
     #[error("--queue nats needs --nats-url (FAASD_NATS_URL)")]
@@ -244,12 +264,18 @@ impl Config {
             .provider
             .or(file.provider)
             .unwrap_or_else(|| "process".to_string());
-        if provider != "process" {
-            return Err(ConfigError::UnknownProvider(provider));
-        }
-        let watchdog = match args.watchdog.or(file.watchdog) {
-            Some(path) => path,
-            None => find_watchdog().ok_or(ConfigError::NoWatchdog)?,
+        let operator = args.operator.or(file.operator).unwrap_or(false);
+        let provider = match provider.as_str() {
+            "process" if operator => return Err(ConfigError::OperatorWithoutKubernetes),
+            "process" => ProviderChoice::Process,
+            "kubernetes" => ProviderChoice::Kubernetes { operator },
+            _ => return Err(ConfigError::UnknownProvider(provider)),
+        };
+        let watchdog = match (args.watchdog.or(file.watchdog), &provider) {
+            (Some(path), _) => path,
+            (None, ProviderChoice::Process) => find_watchdog().ok_or(ConfigError::NoWatchdog)?,
+            // Containers bring their own watchdog.
+            (None, _) => PathBuf::new(),
         };
         let queue = match args.queue.or(file.queue).as_deref().unwrap_or("embedded") {
             "embedded" => QueueChoice::Embedded,
@@ -292,6 +318,7 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or_else(default_data_dir),
             auth: args.auth.or(file.auth).unwrap_or(true),
+            provider,
             watchdog,
             upstream_timeout: duration(
                 "upstream_timeout",
@@ -587,6 +614,18 @@ mod tests {
             3
         );
         assert!(Args::try_parse_from(["faasd", "--threads", "-1"]).is_err());
+    }
+
+    #[test]
+    fn kubernetes_provider_choice() {
+        let config =
+            Config::resolve(args(&["--provider", "kubernetes", "--operator", "true"])).unwrap();
+        assert_eq!(
+            config.provider,
+            ProviderChoice::Kubernetes { operator: true }
+        );
+        let err = Config::resolve(args(&["--operator", "true"])).unwrap_err();
+        assert!(err.to_string().contains("--provider kubernetes"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `faasd`: the rustfaas server. One process holds the OpenFaaS-compatible gateway, the
-//! process provider that runs function replicas, and the state under the data directory.
+//! provider that runs function replicas (processes, or a Kubernetes cluster), and the state
+//! under the data directory.
 
 mod async_api;
 mod config;
@@ -18,7 +19,7 @@ use faas_provider_process::{ProcessConfig, ProcessProvider};
 use faas_types::VersionInfo;
 use tokio::net::TcpListener;
 
-use crate::config::{Args, Config, QueueChoice};
+use crate::config::{Args, Config, ProviderChoice, QueueChoice};
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -66,19 +67,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     data_dir::prepare(&config.data_dir)?;
     let credentials = data_dir::credentials(&config.data_dir)?;
 
-    let provider = ProcessProvider::open(ProcessConfig {
-        data_dir: config.data_dir.clone(),
-        watchdog_path: config.watchdog.clone(),
-        max_replicas: config.max_replicas,
-        ready_timeout: Duration::from_secs(30),
-        log_max_bytes: 10 * 1024 * 1024,
-        package_grace: Duration::from_secs(3600),
-    })
-    .await
-    .context("cannot open the process provider")?;
+    let provider = open_provider(&config).await?;
 
     let gateway = Gateway::new(
-        provider.clone() as Arc<dyn Provider>,
+        provider.clone(),
         GatewayConfig {
             auth: config.auth.then(|| BasicCredentials {
                 user: credentials.user.clone(),
@@ -139,7 +131,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let queue = open_queue(&config, queue_metrics.clone()).await?;
     let async_api = async_api::AsyncApi {
         queue: queue.clone(),
-        provider: provider.clone() as Arc<dyn Provider>,
+        provider: provider.clone(),
         max_body_bytes: 32 * 1024 * 1024,
         known: Arc::default(),
     };
@@ -171,8 +163,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     };
     // Event connectors (cron; NATS and MQTT when configured), calling functions through this
     // gateway like any caller.
-    let _connectors =
-        connectors::start(&config, provider.clone() as Arc<dyn Provider>, address).await?;
+    let _connectors = connectors::start(&config, provider.clone(), address).await?;
     let queue_registry = Arc::new(queue_registry);
     let router = gateway.router().merge(async_api.router(gateway.auth()));
     // The queue's series appear on the gateway's /metrics, after its own.
@@ -204,6 +195,37 @@ async fn run(config: Config) -> anyhow::Result<()> {
     provider.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The backend that runs replicas, as configured.
+async fn open_provider(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
+    Ok(match &config.provider {
+        ProviderChoice::Process => ProcessProvider::open(ProcessConfig {
+            data_dir: config.data_dir.clone(),
+            watchdog_path: config.watchdog.clone(),
+            max_replicas: config.max_replicas,
+            ready_timeout: Duration::from_secs(30),
+            log_max_bytes: 10 * 1024 * 1024,
+            package_grace: Duration::from_secs(3600),
+        })
+        .await
+        .context("cannot open the process provider")?,
+        #[cfg(feature = "kubernetes")]
+        ProviderChoice::Kubernetes { operator } => {
+            faas_provider_kubernetes::KubernetesProvider::connect(
+                faas_provider_kubernetes::KubernetesConfig {
+                    operator: *operator,
+                    ..faas_provider_kubernetes::KubernetesConfig::default()
+                },
+            )
+            .await
+            .context("cannot open the kubernetes provider")?
+        }
+        #[cfg(not(feature = "kubernetes"))]
+        ProviderChoice::Kubernetes { .. } => anyhow::bail!(
+            "this faasd was built without the kubernetes provider: rebuild with `--features kubernetes`"
+        ),
+    })
 }
 
 async fn open_queue(
