@@ -36,6 +36,10 @@ pub struct GatewayConfig {
     pub max_json_bytes: usize,
     /// Largest package upload accepted on `/system/packages/{name}` (413 above it).
     pub max_package_bytes: usize,
+    /// Most bytes a package's tar stream may decompress to (413 above it).
+    pub max_package_unpacked_bytes: u64,
+    /// Most decompressed bytes per uploaded byte, past the first MiB (413 above it).
+    pub max_package_ratio: u64,
     /// The gateway's own version for `/system/info` (`sha` must not be empty).
     pub version: VersionInfo,
     /// Serve Prometheus metrics on `/metrics` and record them on every call. Off saves the
@@ -86,7 +90,8 @@ impl Default for AutoscalerConfig {
 }
 
 impl Default for GatewayConfig {
-    /// Auth off, 60 s upstream timeout, 5 s ready wait, 1 MiB JSON, 512 MiB packages,
+    /// Auth off, 60 s upstream timeout, 5 s ready wait, 1 MiB JSON, 512 MiB packages
+    /// unpacking to at most 2 GiB and 100 times their size,
     /// metrics and history on, 30 s cold-start timeout, 100 ms endpoint cache, idle connections closed
     /// after 90 s (as Go's default HTTP transport does), autoscaler defaults.
     fn default() -> Self {
@@ -96,6 +101,8 @@ impl Default for GatewayConfig {
             ready_wait: Duration::from_secs(5),
             max_json_bytes: 1 << 20,
             max_package_bytes: 512 << 20,
+            max_package_unpacked_bytes: 2 << 30,
+            max_package_ratio: 100,
             version: VersionInfo {
                 commit_message: String::new(),
                 sha: "unknown".to_owned(),

@@ -30,6 +30,9 @@ pub enum GatewayError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// An upload is, or unpacks to, more than a limit allows (413); the text names the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// Missing or wrong basic-auth credentials (401).
     #[error("unauthorized")]
     Unauthorized,
@@ -75,7 +78,9 @@ impl GatewayError {
                 ProviderError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             GatewayError::Validation(_) | GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::PayloadTooLarge { .. } | GatewayError::TooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -6,6 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::extract::Request;
 use common::{basic, config, config_with_auth, log_line, TestApi, PASSWORD, USER};
+use faas_gateway::GatewayConfig;
 use http::{Method, StatusCode};
 
 const FIGLET: &str = r#"{"service":"figlet","image":"functions/figlet:latest"}"#;
@@ -562,6 +563,64 @@ async fn packages_upload_and_list() {
             .len(),
         3
     );
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test]
+async fn package_bombs_are_413_before_anything_is_stored() {
+    // 64 MiB of zeros compress to about 64 KiB: a ratio near 1,000.
+    let bomb = gzip(&vec![0u8; 64 << 20]);
+    assert!(bomb.len() < 1 << 20);
+    let api = TestApi::new();
+    let answer = api
+        .request(Method::PUT, "/system/packages/bomb", bomb.clone())
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        answer.text()
+    );
+    assert_eq!(
+        answer.text(),
+        "the package unpacks to more than 100 times its size (--max-package-ratio)\n"
+    );
+
+    let api = TestApi::with_config(GatewayConfig {
+        max_package_unpacked_bytes: 8 << 20,
+        max_package_ratio: 1_000_000,
+        ..common::config()
+    });
+    let answer = api
+        .request(Method::PUT, "/system/packages/bomb", bomb)
+        .await;
+    assert_eq!(
+        answer.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        answer.text()
+    );
+    assert!(
+        answer
+            .text()
+            .contains("more than the limit of 8388608 bytes"),
+        "{}",
+        answer.text()
+    );
+    // Within the limits, it is stored.
+    let fine = gzip(&vec![7u8; 4 << 20]);
+    let answer = api
+        .request(Method::PUT, "/system/packages/fine", fine)
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+    let list = api.get("/system/packages").await.json();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
 }
 
 #[tokio::test]

@@ -922,6 +922,18 @@ impl Provider for ProcessProvider {
         self.packages.put(image, archive).await
     }
 
+    async fn put_package_file(
+        &self,
+        image: &str,
+        path: &std::path::Path,
+    ) -> Result<PackageInfo, ProviderError> {
+        self.packages.put_file(image, path).await
+    }
+
+    fn package_staging_dir(&self) -> Option<std::path::PathBuf> {
+        Some(self.packages.staging_dir())
+    }
+
     async fn list_packages(&self) -> Result<Vec<PackageInfo>, ProviderError> {
         Ok(self.packages.list().await)
     }

@@ -264,7 +264,40 @@ impl PackageStore {
         let hex = tokio::task::spawn_blocking(move || store_archive(&layout, &archive))
             .await
             .map_err(|e| ProviderError::Internal(format!("package store task failed: {e}")))??;
+        self.tag(&mut state, &reference, hex, size)
+    }
 
+    /// Where uploads are streamed before [`PackageStore::put_file`]: beside the blobs, so
+    /// storing one is a rename; leftovers (`.tmp-*`) are cleared at open.
+    pub(crate) fn staging_dir(&self) -> PathBuf {
+        self.layout.packages_dir()
+    }
+
+    /// Stores the package in the file at `path` under `image`, reading it as a stream (an
+    /// upload is never held in memory whole); the file is moved into the store.
+    pub(crate) async fn put_file(
+        &self,
+        image: &str,
+        path: &Path,
+    ) -> Result<PackageInfo, ProviderError> {
+        let reference = ImageRef::parse(image).map_err(ProviderError::Invalid)?;
+        let mut state = self.state.lock().await;
+        let layout = self.layout.clone();
+        let path = path.to_path_buf();
+        let (hex, size) = tokio::task::spawn_blocking(move || store_archive_file(&layout, &path))
+            .await
+            .map_err(|e| ProviderError::Internal(format!("package store task failed: {e}")))??;
+        self.tag(&mut state, &reference, hex, size)
+    }
+
+    /// Points `reference` at the stored digest `hex`.
+    fn tag(
+        &self,
+        state: &mut StoreState,
+        reference: &ImageRef,
+        hex: String,
+        size: u64,
+    ) -> Result<PackageInfo, ProviderError> {
         let full = reference.full();
         let previous = state.tags.insert(full.clone(), hex.clone());
         if let Err(e) = self.write_tags(&state.tags) {
@@ -310,13 +343,13 @@ impl PackageStore {
             return Ok(dir);
         }
         let blob = self.layout.blob(hex);
-        let bytes = fs::read(&blob).map_err(|e| {
+        let file = fs::File::open(&blob).map_err(|e| {
             format!(
                 "package {} ({}) is missing from the store: {e}",
                 pin.image, pin.digest
             )
         })?;
-        unpack_once(&self.layout, hex, &bytes)?;
+        unpack_once(&self.layout, hex, io::BufReader::new(file))?;
         Ok(dir)
     }
 
@@ -410,8 +443,29 @@ fn store_archive(layout: &Layout, archive: &[u8]) -> Result<String, ProviderErro
     Ok(hex)
 }
 
+/// [`store_archive`] for an archive in a file, read as a stream; the file becomes the blob.
+/// Returns the digest and the archive's size.
+fn store_archive_file(layout: &Layout, path: &Path) -> Result<(String, u64), ProviderError> {
+    let open = || fs::File::open(path).map(io::BufReader::new);
+    inspect_reader(open()?)
+        .map_err(|e| ProviderError::Invalid(format!("package is not usable: {e}")))?;
+    let mut hasher = Sha256::new();
+    let size = io::copy(&mut open()?, &mut hasher)?;
+    let hex = hex::encode(hasher.finalize());
+    let blob = layout.blob(&hex);
+    if !blob.exists() {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o644))?;
+        fs::File::open(path)?.sync_all()?;
+        fs::rename(path, &blob)?;
+        fsutil::sync_dir(&layout.blobs_dir())?;
+    }
+    let blob_file = fs::File::open(&blob)?;
+    unpack_once(layout, &hex, io::BufReader::new(blob_file)).map_err(ProviderError::Internal)?;
+    Ok((hex, size))
+}
+
 /// Unpacks into `unpacked/<hex>` through a temporary directory, unless already there.
-fn unpack_once(layout: &Layout, hex: &str, archive: &[u8]) -> Result<(), String> {
+fn unpack_once(layout: &Layout, hex: &str, archive: impl Read) -> Result<(), String> {
     let dest = layout.unpacked(hex);
     if dest.is_dir() {
         return Ok(());
@@ -454,10 +508,17 @@ pub(crate) struct ArchiveSummary {
 /// Validates an archive without writing anything: gzip, tar, entry paths and types, link
 /// targets, sizes, and the manifest if present.
 pub(crate) fn inspect_archive(archive: &[u8]) -> Result<ArchiveSummary, String> {
-    if !archive.starts_with(&[0x1f, 0x8b]) {
+    inspect_reader(archive)
+}
+
+/// [`inspect_archive`] reading the archive as a stream.
+pub(crate) fn inspect_reader(mut archive: impl Read) -> Result<ArchiveSummary, String> {
+    let not_tar = |e: io::Error| format!("package is not a tar.gz: {e}");
+    let mut magic = [0u8; 2];
+    if archive.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
         return Err("package is not a tar.gz: it does not start with the gzip magic bytes".into());
     }
-    let not_tar = |e: io::Error| format!("package is not a tar.gz: {e}");
+    let archive = io::Cursor::new(magic).chain(archive);
     let mut tar = tar::Archive::new(GzDecoder::new(archive));
     let mut summary = ArchiveSummary::default();
     let mut symlinks: HashSet<PathBuf> = HashSet::new();

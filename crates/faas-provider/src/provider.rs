@@ -87,6 +87,22 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Stores a function package (a tar.gz) under `name:tag`.
     async fn put_package(&self, image: &str, archive: Bytes) -> Result<PackageInfo, ProviderError>;
+    /// Stores a package the gateway streamed to the file at `path` (in
+    /// [`Provider::package_staging_dir`]), so an upload is never held in memory whole. The
+    /// provider may move the file away. The default reads it and calls `put_package`.
+    async fn put_package_file(
+        &self,
+        image: &str,
+        path: &std::path::Path,
+    ) -> Result<PackageInfo, ProviderError> {
+        let archive = tokio::fs::read(path).await?;
+        self.put_package(image, Bytes::from(archive)).await
+    }
+    /// Where the gateway stages uploads: a directory on the same filesystem as the package
+    /// store, so storing is a rename. `None`: the system's temporary directory.
+    fn package_staging_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
     /// Stored packages.
     async fn list_packages(&self) -> Result<Vec<PackageInfo>, ProviderError>;
 

@@ -1,5 +1,5 @@
-//! What faasd allows its clients: the listener's timeouts and connection cap, and the open-file
-//! limit it raises for itself at start. Flags (with `FAASD_*` variables) or a `[limits]` table
+//! What faasd allows its clients: the listener's timeouts and connection cap, package upload
+//! sizes, and the open-file limit it raises for itself at start. Flags (with `FAASD_*` variables) or a `[limits]` table
 //! in the TOML file.
 
 use std::time::Duration;
@@ -23,6 +23,15 @@ pub struct LimitArgs {
     /// quarter of the open-file limit when that is lower).
     #[arg(long, env = "FAASD_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Largest package upload in bytes (413 above it; 512 MiB).
+    #[arg(long, env = "FAASD_MAX_PACKAGE_BYTES")]
+    pub max_package_bytes: Option<u64>,
+    /// Most bytes a package may unpack to (413 above it; 2 GiB).
+    #[arg(long, env = "FAASD_MAX_PACKAGE_UNPACKED_BYTES")]
+    pub max_package_unpacked_bytes: Option<u64>,
+    /// Most times its own size a package may unpack to (413 above it; 100).
+    #[arg(long, env = "FAASD_MAX_PACKAGE_RATIO")]
+    pub max_package_ratio: Option<u64>,
 }
 
 /// The `[limits]` table of the TOML file.
@@ -32,6 +41,9 @@ pub struct LimitsFile {
     pub header_read_timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub max_connections: Option<usize>,
+    pub max_package_bytes: Option<u64>,
+    pub max_package_unpacked_bytes: Option<u64>,
+    pub max_package_ratio: Option<u64>,
 }
 
 /// The limits, resolved.
@@ -41,6 +53,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// `None`: from the open-file limit once it is raised ([`Limits::listener`]).
     pub max_connections: Option<usize>,
+    pub max_package_bytes: u64,
+    pub max_package_unpacked_bytes: u64,
+    pub max_package_ratio: u64,
 }
 
 impl Limits {
@@ -60,6 +75,19 @@ impl Limits {
                 defaults.idle_timeout,
             )?,
             max_connections: args.max_connections.or(file.max_connections),
+            max_package_bytes: args
+                .max_package_bytes
+                .or(file.max_package_bytes)
+                .unwrap_or(512 << 20),
+            max_package_unpacked_bytes: args
+                .max_package_unpacked_bytes
+                .or(file.max_package_unpacked_bytes)
+                .unwrap_or(2 << 30),
+            max_package_ratio: args
+                .max_package_ratio
+                .or(file.max_package_ratio)
+                .unwrap_or(100)
+                .max(1),
         })
     }
 
@@ -114,6 +142,8 @@ mod tests {
             header_read_timeout: Some("3s".into()),
             idle_timeout: Some("5s".into()),
             max_connections: Some(50),
+            max_package_ratio: Some(10),
+            ..LimitsFile::default()
         };
         let args = LimitArgs {
             idle_timeout: Some("2s".into()),
@@ -123,6 +153,8 @@ mod tests {
         assert_eq!(limits.header_read_timeout, Duration::from_secs(3));
         assert_eq!(limits.idle_timeout, Duration::from_secs(2));
         assert_eq!(limits.listener(1024).max_connections, 50);
+        assert_eq!(limits.max_package_ratio, 10);
+        assert_eq!(limits.max_package_bytes, 512 << 20);
 
         let bad = LimitArgs {
             header_read_timeout: Some("soon".into()),

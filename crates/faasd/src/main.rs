@@ -79,7 +79,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
             upstream_timeout: config.upstream_timeout,
             ready_wait: config.ready_wait,
             max_json_bytes: 1024 * 1024,
-            max_package_bytes: 512 * 1024 * 1024,
+            max_package_bytes: usize::try_from(config.limits.max_package_bytes)
+                .unwrap_or(usize::MAX),
+            max_package_unpacked_bytes: config.limits.max_package_unpacked_bytes,
+            max_package_ratio: config.limits.max_package_ratio,
             version: VersionInfo {
                 commit_message: String::new(),
                 sha: option_env!("RUSTFAAS_GIT_SHA").unwrap_or("dev").to_string(),

@@ -198,3 +198,44 @@ fn an_empty_admin_password_file_is_refused_at_start() {
     let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
     assert!(log.contains("empty admin password"), "{log}");
 }
+
+#[tokio::test]
+async fn package_uploads_past_the_limits_are_413_and_leave_nothing_behind() {
+    use std::io::Write as _;
+    let faasd = Faasd::start_with(&[
+        ("FAASD_MAX_PACKAGE_BYTES", "1000000"),
+        ("FAASD_MAX_PACKAGE_UNPACKED_BYTES", "4000000"),
+    ]);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![0u8; 32 << 20]).unwrap();
+    let bomb = encoder.finish().unwrap();
+    let big = vec![0x1f_u8; 1_500_000];
+    for (archive, expected) in [
+        (bomb, "(--max-package-unpacked-bytes)"),
+        (big, "(--max-package-bytes)"),
+    ] {
+        let answer = faasd
+            .api(reqwest::Method::PUT, "/system/packages/bomb:1")
+            .body(archive)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 413);
+        assert!(answer.text().await.unwrap().contains(expected));
+    }
+    let list: serde_json::Value = faasd
+        .api(reqwest::Method::GET, "/system/packages")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list, serde_json::json!([]));
+    let staged: Vec<String> = std::fs::read_dir(faasd.data.join("packages"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".tmp-"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+}

@@ -9,7 +9,6 @@ use faas_types::validate::validate_function_name;
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::read_body;
 use crate::error::{GatewayError, GatewayResult};
 use crate::server::AppState;
 
@@ -39,14 +38,183 @@ pub(crate) async fn upload(
         .filter(|t| !t.is_empty());
     let image = image_reference(&name, query_tag.as_deref())?;
     let (parts, body) = request.into_parts();
-    let archive = read_body(&parts.headers, body, state.config.max_package_bytes).await?;
-    if archive.is_empty() {
+    let staged = stage_upload(&state, &parts.headers, body).await?;
+    let info = state.provider.put_package_file(&image, &staged).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// How much an upload may be, and unpack to.
+#[derive(Clone, Copy, Debug)]
+struct UploadLimits {
+    /// Bytes of the upload (the compressed archive).
+    upload: u64,
+    /// Bytes of its decompressed tar stream.
+    unpacked: u64,
+    /// Decompressed bytes per compressed byte (checked past the first MiB).
+    ratio: u64,
+}
+
+/// Decompressed bytes below which the ratio is not checked: small archives of text or zeros
+/// compress far and harm no one.
+const RATIO_FLOOR: u64 = 1 << 20;
+
+/// Streams the request body into a temporary file in the provider's staging directory,
+/// decompressing it on the way to count what it unpacks to: 413 past any limit, before
+/// anything is stored. The file is removed when the returned handle drops (unless the
+/// provider moved it into its store).
+async fn stage_upload(
+    state: &AppState,
+    headers: &http::HeaderMap,
+    body: axum::body::Body,
+) -> GatewayResult<tempfile::TempPath> {
+    let limits = UploadLimits {
+        upload: state.config.max_package_bytes as u64,
+        unpacked: state.config.max_package_unpacked_bytes,
+        ratio: state.config.max_package_ratio,
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body = body.into_data_stream();
+    if let Some(declared) = declared.filter(|len| *len > limits.upload) {
+        drain(&mut body, declared.min(limits.upload.saturating_mul(2))).await;
+        return Err(too_large_upload(limits.upload));
+    }
+    let dir = state
+        .provider
+        .package_staging_dir()
+        .unwrap_or_else(std::env::temp_dir);
+    let internal = |err: std::io::Error| {
+        GatewayError::Provider(faas_provider::ProviderError::Internal(format!(
+            "cannot stage the upload in {}: {err}",
+            dir.display()
+        )))
+    };
+    let staged = tempfile::Builder::new()
+        .prefix(".tmp-upload-")
+        .tempfile_in(&dir)
+        .map_err(internal)?;
+    let (file, path) = staged.into_parts();
+    let mut file = tokio::fs::File::from_std(file);
+    let mut meter = UnpackMeter::new(limits);
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        let chunk = chunk.map_err(|err| {
+            GatewayError::BadRequest(format!("cannot read the request body: {err}"))
+        })?;
+        if let Err(err) = meter.feed(&chunk) {
+            drain(&mut body, limits.upload.saturating_sub(meter.uploaded)).await;
+            return Err(err);
+        }
+        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+            .await
+            .map_err(internal)?;
+    }
+    if meter.uploaded == 0 {
         return Err(GatewayError::BadRequest(
             "the package body is empty: send a tar.gz".to_owned(),
         ));
     }
-    let info = state.provider.put_package(&image, archive).await?;
-    Ok((StatusCode::CREATED, Json(info)))
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .map_err(internal)?;
+    Ok(path)
+}
+
+/// Reads and drops up to `most` more bytes of a refused upload (10 s at most), so the client,
+/// still sending, reads the 413 instead of a reset connection.
+async fn drain(body: &mut axum::body::BodyDataStream, most: u64) {
+    let mut left = most;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = futures_util::StreamExt::next(body).await {
+            left = left.saturating_sub(chunk.len() as u64);
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn too_large_upload(limit: u64) -> GatewayError {
+    GatewayError::TooLarge(format!(
+        "the package upload is larger than the limit of {limit} bytes (--max-package-bytes)"
+    ))
+}
+
+/// Counts an upload and what its gzip stream decompresses to, chunk by chunk.
+struct UnpackMeter {
+    limits: UploadLimits,
+    uploaded: u64,
+    /// `None` once the stream is not (or no longer) gzip: the store's own checks then say
+    /// what is wrong with it.
+    decoder: Option<flate2::write::GzDecoder<Counter>>,
+}
+
+/// A sink that only counts, and refuses to take more than `limit` bytes.
+struct Counter {
+    count: u64,
+    limit: u64,
+}
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.count += buf.len() as u64;
+        if self.count > self.limit {
+            return Err(std::io::Error::other(OVER_LIMIT));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const OVER_LIMIT: &str = "unpacked size over the limit";
+
+impl UnpackMeter {
+    fn new(limits: UploadLimits) -> UnpackMeter {
+        let counter = Counter {
+            count: 0,
+            limit: limits.unpacked,
+        };
+        UnpackMeter {
+            limits,
+            uploaded: 0,
+            decoder: Some(flate2::write::GzDecoder::new(counter)),
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) -> GatewayResult<()> {
+        use std::io::Write;
+        self.uploaded += chunk.len() as u64;
+        if self.uploaded > self.limits.upload {
+            return Err(too_large_upload(self.limits.upload));
+        }
+        let Some(decoder) = self.decoder.as_mut() else {
+            return Ok(());
+        };
+        if let Err(err) = decoder.write_all(chunk) {
+            if err.to_string() == OVER_LIMIT {
+                return Err(GatewayError::TooLarge(format!(
+                    "the package unpacks to more than the limit of {} bytes \
+                     (--max-package-unpacked-bytes)",
+                    self.limits.unpacked
+                )));
+            }
+            self.decoder = None;
+            return Ok(());
+        }
+        let unpacked = decoder.get_ref().count;
+        if unpacked > RATIO_FLOOR && unpacked / self.uploaded.max(1) > self.limits.ratio {
+            return Err(GatewayError::TooLarge(format!(
+                "the package unpacks to more than {} times its size (--max-package-ratio)",
+                self.limits.ratio
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// `name:tag` from the path segment and the query's tag, both validated.
