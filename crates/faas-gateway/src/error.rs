@@ -42,6 +42,12 @@ pub enum GatewayError {
     /// The route exists, the method does not (405; the route sets `Allow`).
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(http::Method),
+    /// A part of the platform (the queue, say) cannot take the request now (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
     /// The function has no ready replica (503).
     #[error("No endpoints available for: {0}.")]
     NoEndpoints(String),
@@ -84,9 +90,10 @@ impl GatewayError {
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::NotFound(_) => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            GatewayError::NoEndpoints(_) | GatewayError::ColdStartTimeout { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            GatewayError::NoEndpoints(_)
+            | GatewayError::ColdStartTimeout { .. }
+            | GatewayError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            GatewayError::Conflict(_) => StatusCode::CONFLICT,
             GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             GatewayError::AlertFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,

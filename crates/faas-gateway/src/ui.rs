@@ -7,7 +7,7 @@
 //! `/` redirects to it (307), as OpenFaaS's gateway does.
 
 use axum::extract::Path;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -79,6 +79,6 @@ fn file(name: &str) -> Response {
             *body,
         )
             .into_response(),
-        None => (StatusCode::NOT_FOUND, format!("no file {name} in /ui/")).into_response(),
+        None => crate::GatewayError::NotFound(format!("no file {name} in /ui/")).into_response(),
     }
 }

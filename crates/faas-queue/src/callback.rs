@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::invoker::is_hop_by_hop;
+use crate::invoker::end_to_end;
 use crate::metrics::QueueMetrics;
 use crate::retry::{backoff_delay, parse_retry_after, Backoff};
 use crate::QueuedCall;
@@ -62,12 +62,8 @@ const OWN_HEADERS: [&str; 7] = [
 
 /// The headers of the callback post: the function's response headers, then the worker's.
 pub(crate) fn callback_headers(call: &QueuedCall, result: &CallResult) -> Vec<(String, String)> {
-    let mut headers: Vec<(String, String)> = result
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            !is_hop_by_hop(name) && !OWN_HEADERS.iter().any(|own| name.eq_ignore_ascii_case(own))
-        })
+    let mut headers: Vec<(String, String)> = end_to_end(&result.headers)
+        .filter(|(name, _)| !OWN_HEADERS.iter().any(|own| name.eq_ignore_ascii_case(own)))
         .cloned()
         .collect();
     let start_nanos = result

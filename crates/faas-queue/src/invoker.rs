@@ -6,6 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use faas_types::hop_by_hop::HopByHop;
+
 use crate::QueuedCall;
 
 /// The function's answer.
@@ -72,12 +74,16 @@ pub trait Invoker: Send + Sync + 'static {
     async fn invoke(&self, call: &QueuedCall) -> Result<InvokeResponse, InvokeError>;
 }
 
-/// Headers not passed on when a queued call is replayed: the connection's own, and the
-/// framing the new request sets for itself.
-pub(crate) fn is_hop_by_hop(name: &str) -> bool {
-    faas_types::hop_by_hop::is_hop_by_hop(name)
-        || name.eq_ignore_ascii_case("host")
-        || name.eq_ignore_ascii_case("content-length")
+/// The headers of `headers` passed on when a queued call is replayed or its result posted:
+/// not the hop-by-hop ones (faas-types' one rule, `Connection`-listed names included), nor
+/// the host and framing the new request sets for itself.
+pub(crate) fn end_to_end(headers: &[(String, String)]) -> impl Iterator<Item = &(String, String)> {
+    let rule = HopByHop::of(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    headers.iter().filter(move |(name, _)| {
+        !rule.drops(name)
+            && !name.eq_ignore_ascii_case("host")
+            && !name.eq_ignore_ascii_case("content-length")
+    })
 }
 
 /// Invokes functions through the gateway's `/function/{name}.{namespace}{path}` proxy, so an
@@ -133,10 +139,8 @@ impl Invoker for GatewayInvoker {
             .client
             .request(method, self.url_for(call))
             .body(call.body.clone());
-        for (name, value) in &call.headers {
-            if !is_hop_by_hop(name) {
-                request = request.header(name.as_str(), value.as_str());
-            }
+        for (name, value) in end_to_end(&call.headers) {
+            request = request.header(name.as_str(), value.as_str());
         }
         let response = request.send().await.map_err(classify)?;
         let status = response.status().as_u16();

@@ -22,18 +22,62 @@ pub fn is_hop_by_hop(name: &str) -> bool {
             .is_some_and(|prefix| prefix.eq_ignore_ascii_case("proxy-"))
 }
 
-/// Removes the hop-by-hop headers and those the `Connection` header lists. Usually there are
-/// none: then it is one pass over the names, with no lookups or allocation.
+/// The hop-by-hop rule for one message: the fixed names ([`is_hop_by_hop`]) and the names its
+/// `Connection` headers list. The one rule every path uses: the sync proxy
+/// ([`strip_hop_by_hop`]), the async route storing a call, the queue worker replaying it and
+/// posting its result.
+#[derive(Clone, Debug, Default)]
+pub struct HopByHop {
+    /// Names listed in `Connection`, lower case.
+    listed: Vec<String>,
+}
+
+impl HopByHop {
+    /// The rule for a message with these headers (any case, in order).
+    pub fn of<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> HopByHop {
+        let listed = headers
+            .into_iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, value)| value.split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .filter(|name| !name.is_empty())
+            .collect();
+        HopByHop { listed }
+    }
+
+    /// The rule for a [`HeaderMap`].
+    pub fn of_map(headers: &HeaderMap) -> HopByHop {
+        HopByHop::of(
+            headers
+                .get_all(CONNECTION)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .map(|value| ("connection", value)),
+        )
+    }
+
+    /// Whether the header `name` (any case) is dropped before passing the message on.
+    pub fn drops(&self, name: &str) -> bool {
+        is_hop_by_hop(name)
+            || self
+                .listed
+                .iter()
+                .any(|listed| name.eq_ignore_ascii_case(listed))
+    }
+}
+
+/// Removes the hop-by-hop headers and those the `Connection` header lists ([`HopByHop`]).
+/// Usually there are none: then it is one pass over the names, with no lookups or allocation.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.keys().any(|name| is_hop_by_hop(name.as_str())) {
         return;
     }
-    let mut doomed: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
+    let rule = HopByHop::of_map(headers);
+    // The listed names, then the fixed ones (the removal order keeps the rest in order).
+    let mut doomed: Vec<HeaderName> = rule
+        .listed
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
         .collect();
     doomed.extend(
         headers
@@ -71,6 +115,23 @@ mod tests {
         strip_hop_by_hop(&mut headers);
         let left: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
         assert_eq!(left, vec!["x-kept", "content-type"]);
+    }
+
+    #[test]
+    fn the_rule_on_pairs_matches_the_rule_on_maps() {
+        let pairs = [
+            ("Connection", "close, X-Listed"),
+            ("x-listed", "1"),
+            ("X-Kept", "2"),
+            ("Keep-Alive", "timeout=5"),
+        ];
+        let rule = HopByHop::of(pairs);
+        let kept: Vec<&str> = pairs
+            .iter()
+            .filter(|(name, _)| !rule.drops(name))
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(kept, vec!["X-Kept"]);
     }
 
     #[test]

@@ -32,10 +32,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use faas_gateway::session::{require_auth, Auth};
+use faas_gateway::GatewayError;
 use faas_provider::{Provider, ProviderError};
-use faas_queue::{validate_callback_url, Queue, QueuedCall};
+use faas_queue::{validate_callback_url, Queue, QueueError, QueuedCall};
 use faas_types::call_path::check_call_path;
-use faas_types::hop_by_hop::is_hop_by_hop;
+use faas_types::hop_by_hop::HopByHop;
 use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
 use serde::Deserialize;
@@ -118,15 +119,31 @@ impl AsyncApi {
     }
 }
 
-fn text(status: StatusCode, message: impl Into<String>) -> Response {
-    let mut response = (status, message.into()).into_response();
-    response
-        .headers_mut()
-        .insert("X-OpenFaaS-Internal", HeaderValue::from_static("gateway"));
-    response
+/// The gateway's status for a queue error: the same mistake answers alike on every route.
+fn queue_error(err: QueueError) -> GatewayError {
+    match err {
+        QueueError::InvalidCall(_) => GatewayError::BadRequest(err.to_string()),
+        QueueError::NotFound(_) => GatewayError::NotFound(err.to_string()),
+        QueueError::LeaseLost(_) => GatewayError::Conflict(err.to_string()),
+        other => GatewayError::Unavailable(format!("the queue cannot take this now: {other}")),
+    }
 }
 
 async fn enqueue(State(api): State<AsyncApi>, request: Request) -> Response {
+    match accept(&api, request).await {
+        Ok(id) => {
+            let mut response = StatusCode::ACCEPTED.into_response();
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert("X-Call-Id", value);
+            }
+            response
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Checks and queues a call; its id.
+async fn accept(api: &AsyncApi, request: Request) -> Result<String, GatewayError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     let rest = path.strip_prefix("/async-function/").unwrap_or("");
@@ -136,59 +153,33 @@ async fn enqueue(State(api): State<AsyncApi>, request: Request) -> Response {
     };
     let (name, namespace) = parse_function_ref(reference);
     let namespace = namespace.unwrap_or(DEFAULT_NAMESPACE);
+    // As on /function/: a name that cannot exist names no function.
+    if let Err(err) = validate_function_name(name).and(validate_namespace(namespace)) {
+        return Err(GatewayError::NotFound(format!(
+            "function not found: {reference} ({err})"
+        )));
+    }
     // The worker sends exactly this path: one that would climb out of the function (through
     // the worker's URL normalisation or the replica's) is refused here.
-    if let Err(err) = check_call_path(sub_path) {
-        return text(StatusCode::BAD_REQUEST, format!("{err}\n"));
-    }
-    if name.is_empty() {
-        return text(StatusCode::NOT_FOUND, "function not found: no name given\n");
-    }
-    if let Err(err) = validate_function_name(name).and(validate_namespace(namespace)) {
-        return text(StatusCode::BAD_REQUEST, format!("{err}\n"));
-    }
-    // Unlike OpenFaaS (which answers 202 and loses the call), an unknown function is a 404.
-    let annotations = match api.known.get(namespace, name) {
-        Some(annotations) => annotations,
-        None => match api.provider.status(namespace, name).await {
-            Ok(status) => {
-                api.known.put(namespace, name, status.annotations.clone());
-                status.annotations
-            }
-            Err(ProviderError::NotFound(_)) => {
-                return text(
-                    StatusCode::NOT_FOUND,
-                    format!("function not found: {name}.{namespace}\n"),
-                )
-            }
-            Err(err) => return text(StatusCode::SERVICE_UNAVAILABLE, format!("{err}\n")),
-        },
-    };
+    check_call_path(sub_path).map_err(|err| GatewayError::BadRequest(err.to_string()))?;
+    let annotations = known_annotations(api, namespace, name).await?;
     let callback_url = match parts.headers.get("X-Callback-Url") {
         None => None,
-        Some(value) => match value.to_str().ok().map(validate_callback_url) {
-            Some(Ok(url)) => Some(url),
-            Some(Err(err)) => return text(StatusCode::BAD_REQUEST, format!("{err}\n")),
-            None => {
-                return text(
-                    StatusCode::BAD_REQUEST,
-                    "X-Callback-Url is not valid text\n",
-                )
-            }
-        },
-    };
-    let body = match to_bytes(Body::new(body), api.max_body_bytes).await {
-        Ok(body) => body,
-        Err(_) => {
-            return text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "request body larger than {} bytes, the limit for asynchronous calls\n",
-                    api.max_body_bytes
-                ),
+        Some(value) => {
+            let value = value.to_str().map_err(|_| {
+                GatewayError::BadRequest("X-Callback-Url is not valid text".to_owned())
+            })?;
+            Some(
+                validate_callback_url(value)
+                    .map_err(|err| GatewayError::BadRequest(err.to_string()))?,
             )
         }
     };
+    let body = to_bytes(Body::new(body), api.max_body_bytes)
+        .await
+        .map_err(|_| GatewayError::PayloadTooLarge {
+            limit: api.max_body_bytes,
+        })?;
 
     let mut call = QueuedCall::new(name, namespace);
     if let Some(id) = parts
@@ -209,26 +200,39 @@ async fn enqueue(State(api): State<AsyncApi>, request: Request) -> Response {
         call.apply_function_annotations(annotations);
     }
     let id = call.id.clone();
-    match api.queue.publish(call).await {
-        Ok(()) => {
-            let mut response = StatusCode::ACCEPTED.into_response();
-            if let Ok(value) = HeaderValue::from_str(&id) {
-                response.headers_mut().insert("X-Call-Id", value);
-            }
-            response
+    api.queue.publish(call).await.map_err(queue_error)?;
+    Ok(id)
+}
+
+/// The function's annotations, from [`KnownFunctions`] or the provider. Unlike OpenFaaS
+/// (which answers 202 and loses the call), an unknown function is a 404.
+async fn known_annotations(
+    api: &AsyncApi,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<BTreeMap<String, String>>, GatewayError> {
+    if let Some(annotations) = api.known.get(namespace, name) {
+        return Ok(annotations);
+    }
+    match api.provider.status(namespace, name).await {
+        Ok(status) => {
+            api.known.put(namespace, name, status.annotations.clone());
+            Ok(status.annotations)
         }
-        Err(err) => {
-            let status =
-                StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            text(status, format!("the queue cannot take this call: {err}\n"))
-        }
+        Err(ProviderError::NotFound(_)) => Err(GatewayError::NotFound(format!(
+            "function not found: {name}.{namespace}"
+        ))),
+        Err(err) => Err(GatewayError::Provider(err)),
     }
 }
 
+/// The headers a queued call keeps: the same hop-by-hop rule as the sync proxy (the fixed
+/// names and those `Connection` lists), and no `Host` (the worker's request sets its own).
 fn stored_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    let rule = HopByHop::of_map(headers);
     headers
         .iter()
-        .filter(|(name, _)| !is_hop_by_hop(name.as_str()) && name.as_str() != "host")
+        .filter(|(name, _)| !rule.drops(name.as_str()) && *name != axum::http::header::HOST)
         .filter_map(|(name, value)| {
             value
                 .to_str()
@@ -243,64 +247,53 @@ struct QueueQuery {
     queue: Option<String>,
 }
 
-async fn dead_letters(State(api): State<AsyncApi>, Query(query): Query<QueueQuery>) -> Response {
-    match api.queue.dead_letters(query.queue.as_deref()).await {
-        Ok(list) => Json(list).into_response(),
-        Err(err) => queue_error(err),
-    }
+async fn dead_letters(
+    State(api): State<AsyncApi>,
+    Query(query): Query<QueueQuery>,
+) -> Result<Response, GatewayError> {
+    let list = api
+        .queue
+        .dead_letters(query.queue.as_deref())
+        .await
+        .map_err(queue_error)?;
+    Ok(Json(list).into_response())
 }
 
-async fn replay(State(api): State<AsyncApi>, Path(id): Path<String>) -> Response {
-    match api.queue.replay(&id).await {
-        Ok(0) => text(
-            StatusCode::NOT_FOUND,
-            format!("no dead letter with id {id}\n"),
-        ),
-        Ok(count) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "replayed": count })),
-        )
-            .into_response(),
-        Err(err) => queue_error(err),
-    }
+/// `replay` and `discard`: an unknown id is the queue's `NotFound` (the `Queue` contract),
+/// which maps to 404.
+async fn replay(
+    State(api): State<AsyncApi>,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    let count = api.queue.replay(&id).await.map_err(queue_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "replayed": count })),
+    )
+        .into_response())
 }
 
-async fn discard(State(api): State<AsyncApi>, Path(id): Path<String>) -> Response {
-    match api.queue.discard(&id).await {
-        Ok(0) => text(
-            StatusCode::NOT_FOUND,
-            format!("no dead letter with id {id}\n"),
-        ),
-        Ok(count) => (
-            StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "discarded": count })),
-        )
-            .into_response(),
-        Err(err) => queue_error(err),
-    }
+async fn discard(
+    State(api): State<AsyncApi>,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    let count = api.queue.discard(&id).await.map_err(queue_error)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({ "discarded": count })),
+    )
+        .into_response())
 }
 
-async fn stats(State(api): State<AsyncApi>) -> Response {
-    let queues = match api.queue.queues().await {
-        Ok(queues) => queues,
-        Err(err) => return queue_error(err),
-    };
+async fn stats(State(api): State<AsyncApi>) -> Result<Response, GatewayError> {
+    let queues = api.queue.queues().await.map_err(queue_error)?;
     let mut all = serde_json::Map::new();
     for queue in queues {
-        match api.queue.stats(&queue).await {
-            Ok(stats) => {
-                all.insert(
-                    queue,
-                    serde_json::to_value(stats).unwrap_or(serde_json::Value::Null),
-                );
-            }
-            Err(err) => return queue_error(err),
-        }
+        let stats = api.queue.stats(&queue).await.map_err(queue_error)?;
+        all.insert(
+            queue,
+            serde_json::to_value(stats).unwrap_or(serde_json::Value::Null),
+        );
     }
-    Json(serde_json::Value::Object(all)).into_response()
-}
-
-fn queue_error(err: faas_queue::QueueError) -> Response {
-    let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    text(status, format!("{err}\n"))
+    Ok(Json(serde_json::Value::Object(all)).into_response())
 }

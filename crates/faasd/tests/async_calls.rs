@@ -416,3 +416,70 @@ async fn async_paths_with_dot_segments_are_refused() {
         .unwrap();
     assert_eq!(stats, serde_json::json!({}), "nothing was queued");
 }
+
+#[tokio::test]
+async fn the_same_mistake_gets_the_same_status_on_every_route() {
+    let faasd = Faasd::start();
+    // A name that cannot exist, on the sync and the async route alike.
+    for path in ["/function/Bad_Name", "/async-function/Bad_Name"] {
+        let response = faasd.client.post(faasd.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.headers()["x-openfaas-internal"],
+            "gateway",
+            "{path}"
+        );
+        let text = response.text().await.unwrap();
+        assert!(text.starts_with("function not found"), "{path}: {text}");
+    }
+    // Unknown ids and files: 404s made by the platform, saying so.
+    for (method, path) in [
+        (Method::POST, "/system/queue/dead-letters/nope/replay"),
+        (Method::DELETE, "/system/queue/dead-letters/nope"),
+        (Method::GET, "/ui/nope.js"),
+    ] {
+        let response = faasd.api(method, path).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.headers()["x-openfaas-internal"],
+            "gateway",
+            "{path}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; charset=utf-8",
+            "{path}"
+        );
+    }
+    // A bad callback URL is the caller's 400 with the reason.
+    faasd.deploy_host("echo", "cat").await;
+    let response = async_call(&faasd, "echo", "x", "ftp://127.0.0.1/x").await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["x-openfaas-internal"], "gateway");
+}
+
+#[tokio::test]
+async fn headers_the_caller_named_in_connection_are_not_stored_or_replayed() {
+    let receiver = Receiver::start().await;
+    let faasd = Faasd::start();
+    // The classic watchdog hands request headers to the process as Http_* variables.
+    faasd.deploy_host("env", "env").await;
+    let request = format!(
+        "POST /async-function/env HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Connection: close, X-Private\r\nX-Private: hop-secret\r\nX-Kept: end-to-end\r\n\
+         X-Callback-Url: {}\r\nContent-Length: 1\r\n\r\nx",
+        receiver.url()
+    );
+    let port = faasd.port;
+    let answer = tokio::task::spawn_blocking(move || {
+        faas_testkit::raw_exchange(port, request.as_bytes()).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    let callbacks = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let env = &callbacks[0].body;
+    assert!(env.contains("Http_X_Kept=end-to-end"), "{env}");
+    assert!(!env.contains("hop-secret"), "{env}");
+    assert!(!env.contains("Http_X_Private"), "{env}");
+}
