@@ -173,3 +173,23 @@ async fn basic_auth_is_unchanged_and_failed_sign_ins_are_limited() {
     let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait));
 }
+
+/// The vendored uPlot is the version the lockfile pins, keeps its header comment, and its
+/// MIT licence travels with it (`scripts/vendor-ui.sh --check` compares the bytes with npm's).
+#[test]
+fn the_vendored_uplot_matches_its_lockfile_and_keeps_its_licence() {
+    let vendor = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/vendor");
+    let read = |name: &str| std::fs::read_to_string(vendor.join(name)).unwrap();
+    let lock: serde_json::Value = serde_json::from_str(&read("package-lock.json")).unwrap();
+    let version = lock["packages"]["node_modules/uplot"]["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let manifest: serde_json::Value = serde_json::from_str(&read("package.json")).unwrap();
+    assert_eq!(manifest["dependencies"]["uplot"], version.as_str());
+    let script = read("uPlot.iife.min.js");
+    let header = format!("/*! https://github.com/leeoniya/uPlot (v{version}) */");
+    assert!(script.starts_with(&header), "{}", &script[..80]);
+    assert!(read("LICENSE.uplot").contains("The MIT License"));
+    assert!(read("uPlot.min.css").contains(".uplot"));
+}
