@@ -534,15 +534,34 @@ async fn logs_tail_follow_and_instance() {
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "oldest first");
 
-    let tail: Vec<_> = h
-        .provider
-        .logs(read(2, None, false))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(tail.len(), 2);
-    assert_eq!(tail, all[all.len() - 2..].to_vec());
+    // The call's last lines (the watchdog's "Wrote N Bytes") may still be on their way when
+    // said-3 shows up: compare the tail with a full read once the log is quiet.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tail: Vec<_> = h
+            .provider
+            .logs(read(2, None, false))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        let all: Vec<_> = h
+            .provider
+            .logs(read(0, None, false))
+            .await
+            .unwrap()
+            .collect()
+            .await;
+        assert_eq!(tail.len(), 2);
+        if tail == all[all.len() - 2..].to_vec() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tail {tail:?} never matched the last lines of {all:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let none: Vec<_> = h
         .provider
         .logs(read(0, Some("chatty-9"), false))
