@@ -103,6 +103,9 @@ start() {
       tail -n 30 "$dir/dockerd.log" >&2 || true
       return 1
     fi
+    # Networks a previous run left (its containers are stopped now): the default pools hold
+    # about 30, and each namespace of each server takes one.
+    DOCKER_HOST=$(host_of "$dir") docker network prune -f >/dev/null 2>&1 || true
     say "dockerd running (pid $(cat "$dir/dockerd.pid"), socket $dir/docker.sock)"
   fi
   images "$dir"
@@ -173,6 +176,8 @@ stop() {
     local ids
     ids=$(DOCKER_HOST=$(host_of "$dir") docker ps -aq 2>/dev/null || true)
     [ -z "$ids" ] || DOCKER_HOST=$(host_of "$dir") docker rm -f $ids >/dev/null 2>&1 || true
+    # Networks too: their bridges would stay on the host after the engine stops.
+    DOCKER_HOST=$(host_of "$dir") docker network prune -f >/dev/null 2>&1 || true
     kill -TERM "$pid"
     for _ in $(seq 1 150); do
       kill -0 "$pid" 2>/dev/null || break

@@ -42,11 +42,17 @@ fi
 # test in parallel).
 bash scripts/prometheus.sh ensure
 
+# The docker provider's tests (faas-provider-docker, faasd --features docker) share one
+# dockerd of the project's own with its local base images (scripts/docker.sh installs Debian's
+# docker.io without starting its services); it is stopped when the tests end.
+bash scripts/docker.sh start >/dev/null
+trap 'bash scripts/docker.sh stop' EXIT
+
 # The whole workspace, with the NATS backend of the queue and the NATS and MQTT connectors on
 # (their tests start a real nats-server and mosquitto through scripts/nats-server.sh and
 # scripts/mosquitto.sh, which install them from Debian's packages).
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes --no-fail-fast "$@"
+  cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes,faasd/docker --no-fail-fast "$@"
 else
-  exec cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes --no-fail-fast "$@"
+  cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes,faasd/docker --no-fail-fast "$@"
 fi

@@ -1,7 +1,10 @@
 //! Helpers shared by the integration tests of several crates, so they are written once:
 //! free loopback ports, process liveness from `/proc`, a dependency-free HTTP GET for
-//! polling health endpoints, raw HTTP exchanges (paths sent as written), and real servers per test ([`NatsServer`], [`MqttBroker`]).
+//! polling health endpoints, raw HTTP exchanges (paths sent as written), real servers per
+//! test ([`NatsServer`], [`MqttBroker`]), and the project's Docker Engine
+//! ([`docker::docker_host`]).
 
+pub mod docker;
 mod servers;
 
 pub use servers::{MqttBroker, NatsServer, ScriptedServer};

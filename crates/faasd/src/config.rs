@@ -51,14 +51,21 @@ pub struct Args {
     /// Basic auth on /system/* (true by default).
     #[arg(long, env = "FAASD_AUTH")]
     pub auth: Option<bool>,
-    /// Which provider runs replicas: `process` (the embedded default) or `kubernetes` (the
-    /// cluster of the in-cluster config or KUBECONFIG; built with `--features kubernetes`).
+    /// Which provider runs replicas: `process` (the embedded default), `kubernetes` (the
+    /// cluster of the in-cluster config or KUBECONFIG; built with `--features kubernetes`) or
+    /// `docker` (Docker Engine or Podman; built with `--features docker`).
     #[arg(long, env = "FAASD_PROVIDER")]
     pub provider: Option<String>,
     /// With `--provider kubernetes`: reconcile Function objects (openfaas.com/v1), and write
     /// them on deploy, update and delete.
     #[arg(long, env = "FAASD_OPERATOR")]
     pub operator: Option<bool>,
+    /// The Docker Engine for `--provider docker` (default: the local socket).
+    #[arg(long, env = "DOCKER_HOST")]
+    pub docker_host: Option<String>,
+    /// When `--provider docker` pulls images: `always`, `missing` (default) or `never`.
+    #[arg(long, env = "FAASD_IMAGE_PULL")]
+    pub image_pull: Option<String>,
     /// The fwatchdog binary replicas run (default: next to faasd, then PATH).
     #[arg(long, env = "FAASD_WATCHDOG")]
     pub watchdog: Option<PathBuf>,
@@ -146,6 +153,8 @@ pub struct FileConfig {
     pub auth: Option<bool>,
     pub provider: Option<String>,
     pub operator: Option<bool>,
+    pub docker_host: Option<String>,
+    pub image_pull: Option<String>,
     pub watchdog: Option<PathBuf>,
     pub upstream_timeout: Option<String>,
     pub ready_wait: Option<String>,
@@ -225,6 +234,12 @@ pub enum ProviderChoice {
     Process,
     /// Deployments and Services on a Kubernetes cluster; `operator`: Function objects too.
     Kubernetes { operator: bool },
+    /// Containers on a Docker Engine (`host` as in `DOCKER_HOST`, `None`: the local socket),
+    /// images pulled `always`, when `missing`, or `never`.
+    Docker {
+        host: Option<String>,
+        image_pull: String,
+    },
 }
 
 /// A setting that cannot be used; the text names it.
@@ -239,10 +254,12 @@ pub enum ConfigError {
     ParseFile { path: String, message: String },
     #[error("{name}={value:?} is not a duration (use Go syntax such as 30s, 1m, 500ms)")]
     BadDuration { name: &'static str, value: String },
-    #[error("provider {0:?} is not known (use process or kubernetes)")]
+    #[error("provider {0:?} is not known (use process, kubernetes or docker)")]
     UnknownProvider(String),
     #[error("--operator needs --provider kubernetes")]
     OperatorWithoutKubernetes,
+    #[error("image_pull={0:?} is not known: use always, missing or never")]
+    BadImagePull(String),
     #[error("queue {0:?} is not known: use embedded or nats")]
     UnknownQueue(String),
     #[error("--queue nats needs --nats-url (FAASD_NATS_URL)")]
@@ -269,6 +286,22 @@ impl Config {
             "process" if operator => return Err(ConfigError::OperatorWithoutKubernetes),
             "process" => ProviderChoice::Process,
             "kubernetes" => ProviderChoice::Kubernetes { operator },
+            "docker" => {
+                let image_pull = args
+                    .image_pull
+                    .or(file.image_pull)
+                    .unwrap_or_else(|| "missing".to_owned());
+                if !matches!(image_pull.as_str(), "always" | "missing" | "never") {
+                    return Err(ConfigError::BadImagePull(image_pull));
+                }
+                ProviderChoice::Docker {
+                    host: args
+                        .docker_host
+                        .or(file.docker_host)
+                        .filter(|h| !h.is_empty()),
+                    image_pull,
+                }
+            }
             _ => return Err(ConfigError::UnknownProvider(provider)),
         };
         let watchdog = match (args.watchdog.or(file.watchdog), &provider) {
@@ -626,6 +659,33 @@ mod tests {
         );
         let err = Config::resolve(args(&["--operator", "true"])).unwrap_err();
         assert!(err.to_string().contains("--provider kubernetes"), "{err}");
+    }
+
+    #[test]
+    fn provider_choice() {
+        assert_eq!(
+            Config::resolve(args(&[])).unwrap().provider,
+            ProviderChoice::Process
+        );
+        let config = Config::resolve(args(&[
+            "--provider",
+            "docker",
+            "--docker-host",
+            "unix:///tmp/d.sock",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.provider,
+            ProviderChoice::Docker {
+                host: Some("unix:///tmp/d.sock".to_owned()),
+                image_pull: "missing".to_owned()
+            }
+        );
+        let err = Config::resolve(args(&["--provider", "docker", "--image-pull", "sometimes"]))
+            .unwrap_err();
+        assert!(err.to_string().contains("sometimes"), "{err}");
+        let err = Config::resolve(args(&["--provider", "vm"])).unwrap_err();
+        assert!(err.to_string().contains("vm"), "{err}");
     }
 
     #[test]

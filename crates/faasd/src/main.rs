@@ -1,6 +1,6 @@
 //! `faasd`: the rustfaas server. One process holds the OpenFaaS-compatible gateway, the
-//! provider that runs function replicas (processes, or a Kubernetes cluster), and the state
-//! under the data directory.
+//! provider that runs function replicas (processes, containers or a Kubernetes cluster),
+//! and the state under the data directory.
 
 mod async_api;
 mod config;
@@ -227,6 +227,23 @@ async fn open_provider(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
         #[cfg(not(feature = "kubernetes"))]
         ProviderChoice::Kubernetes { .. } => anyhow::bail!(
             "this faasd was built without the kubernetes provider: rebuild with `--features kubernetes`"
+        ),
+        #[cfg(feature = "docker")]
+        ProviderChoice::Docker { host, image_pull } => {
+            faas_provider_docker::DockerProvider::open(faas_provider_docker::DockerConfig {
+                data_dir: config.data_dir.clone(),
+                docker_host: host.clone(),
+                max_replicas: config.max_replicas,
+                ready_timeout: Duration::from_secs(30),
+                image_pull: image_pull.parse().map_err(|e: String| anyhow::anyhow!(e))?,
+                pull_timeout: Duration::from_secs(300),
+            })
+            .await
+            .context("cannot open the docker provider")?
+        }
+        #[cfg(not(feature = "docker"))]
+        ProviderChoice::Docker { .. } => anyhow::bail!(
+            "this faasd was built without the docker provider: rebuild with `--features docker`"
         ),
     })
 }

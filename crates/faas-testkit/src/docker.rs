@@ -1,0 +1,52 @@
+//! The project's Docker Engine for tests: `scripts/docker.sh start` (idempotent, under a lock,
+//! so every test process may ask) starts one dockerd with its own socket and builds the local
+//! base images; `scripts/test.sh` starts it before the tests and stops it afterwards.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// The base image tests build functions from: busybox-static and a static fwatchdog.
+pub const BUSYBOX_IMAGE: &str = "rustfaas/busybox:latest";
+
+/// `DOCKER_HOST` of the project's dockerd, started if needed. Panics with the script's output
+/// when the engine cannot be installed or started: a test that needs it must fail, not skip.
+pub fn docker_host() -> String {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/docker.sh");
+        let output = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("start")
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run scripts/docker.sh: {err}"));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let host = stdout
+            .lines()
+            .filter_map(|line| line.strip_prefix("DOCKER_HOST="))
+            .next_back()
+            .map(str::to_owned);
+        match (output.status.success(), host) {
+            (true, Some(host)) => host,
+            _ => panic!(
+                "scripts/docker.sh start failed: the Docker tests need a running engine\n{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }
+    })
+    .clone()
+}
+
+/// Runs the `docker` client against [`docker_host`]; its stdout, or a panic with its stderr.
+pub fn docker(args: &[&str]) -> String {
+    let output = std::process::Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", docker_host())
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run docker: {err}"));
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
