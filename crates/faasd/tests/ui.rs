@@ -411,6 +411,40 @@ async fn the_portal_signs_in_watches_changes_and_debugs_functions() {
         .await;
     browser.eval("location.hash = '#/'; true").await;
 
+    // From the keyboard: Tab from the filter reaches the first column's sort button, Enter
+    // sorts; Escape closes a dialog.
+    browser
+        .wait_for(
+            "!document.getElementById('overview-view').hidden",
+            "the overview",
+        )
+        .await;
+    browser
+        .eval("document.getElementById('filter').focus(); true")
+        .await;
+    browser.press("Tab").await;
+    assert_eq!(
+        browser.eval("document.activeElement.dataset.sort").await,
+        "name"
+    );
+    let sorted = "document.querySelector('#functions th').getAttribute('aria-sort')";
+    let before = browser.eval(sorted).await;
+    browser.press("Enter").await;
+    let after = browser.eval(sorted).await;
+    assert_ne!(before, after, "Enter on the sort button sorts");
+    click(&mut browser, "#deploy-open").await;
+    assert_eq!(
+        browser.eval("document.activeElement.id").await,
+        "deploy-name"
+    );
+    browser.press("Escape").await;
+    browser
+        .wait_for(
+            "!document.getElementById('deploy-dialog').open",
+            "Escape to close the dialog",
+        )
+        .await;
+
     // Phone width: nothing wider than the screen.
     browser.set_viewport(390, 844, true).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

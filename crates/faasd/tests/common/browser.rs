@@ -138,6 +138,24 @@ impl Browser {
         self.errors.clear();
     }
 
+    /// Presses and releases a key as a keyboard would (`Tab`, `Enter`, `Escape`).
+    pub async fn press(&mut self, key: &str) {
+        let (code, text) = match key {
+            "Tab" => (9, ""),
+            "Enter" => (13, "\r"),
+            "Escape" => (27, ""),
+            other => panic!("no key code for {other}"),
+        };
+        for kind in ["keyDown", "keyUp"] {
+            let mut event =
+                json!({"type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code});
+            if kind == "keyDown" && !text.is_empty() {
+                event["text"] = json!(text);
+            }
+            self.call("Input.dispatchKeyEvent", event).await;
+        }
+    }
+
     /// Sets the page's size in CSS pixels (`mobile` for a phone's viewport rules).
     pub async fn set_viewport(&mut self, width: u32, height: u32, mobile: bool) {
         self.call(
