@@ -406,13 +406,24 @@ function chartWidth(el) {
   return Math.max(240, el.clientWidth || el.parentElement.clientWidth || 320);
 }
 
+// The indices of values with no value on either side.
+function lonePoints(u, seriesIndex) {
+  const d = u.data[seriesIndex];
+  const lone = [];
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] !== null && (i === 0 || d[i - 1] === null) && (i === d.length - 1 || d[i + 1] === null)) lone.push(i);
+  }
+  return lone;
+}
+
 function makeChart(id, series, scales, axes) {
   const el = $(id);
   el.textContent = '';
   const chart = new uPlot({
     width: chartWidth(el),
     height: 180,
-    series: [{}, ...series],
+    // A lone value between gaps (one busy 5 s) has no line: draw it as a point.
+    series: [{}, ...series.map((s) => ({ points: { show: true, size: 5, filter: lonePoints }, ...s }))],
     scales: scales || {},
     axes: axes || [{}, { size: 50 }],
     legend: { live: false },
@@ -510,7 +521,8 @@ async function refreshFunction(first) {
   word.title = status.why;
   word.className = `state state-${status.word.replace(' ', '-')}`;
   document.body.dataset.fnState = status.word;
-  $('fn-replicas').textContent = `${fn.availableReplicas || 0}/${fn.replicas || 0} replicas ready · ${status.why}`;
+  const why = status.word === 'ready' ? '' : ` · ${status.why}`;
+  $('fn-replicas').textContent = `${fn.availableReplicas || 0}/${fn.replicas || 0} replicas ready${why}`;
   if (series) {
     fillCharts(series);
     const decisions = (series.decisions || []).slice().reverse();
@@ -519,8 +531,9 @@ async function refreshFunction(first) {
       : '<li class="muted">none yet (only functions with com.openfaas.scale.* labels are autoscaled)</li>';
     if ($('fn-decisions').innerHTML !== html) $('fn-decisions').innerHTML = html;
   }
+  const details = detailRows(fn);
+  if ($('fn-details').innerHTML !== details) $('fn-details').innerHTML = details;
   if (first) {
-    $('fn-details').innerHTML = detailRows(fn);
     const target = state.namespace === 'openfaas-fn' ? name : `${name}.${state.namespace}`;
     const url = `${location.origin}/function/${target}`;
     $('fn-curl').textContent = `curl -d 'hello' ${url}`;
