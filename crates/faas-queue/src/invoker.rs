@@ -43,6 +43,9 @@ pub enum InvokeError {
     /// No such function.
     #[error("function not found: {0}")]
     NotFound(String),
+    /// The function's answer was larger than the worker keeps (`GatewayInvoker`'s cap).
+    #[error("the function's answer is larger than {0} bytes, the most the queue worker keeps")]
+    TooLarge(usize),
     /// Anything else.
     #[error("{0}")]
     Other(String),
@@ -55,6 +58,7 @@ impl InvokeError {
             InvokeError::ConnectionRefused(_) => 502,
             InvokeError::Timeout => 504,
             InvokeError::NotFound(_) => 404,
+            InvokeError::TooLarge(_) => 413,
             InvokeError::Other(_) => 500,
         }
     }
@@ -93,6 +97,7 @@ pub(crate) fn end_to_end(headers: &[(String, String)]) -> impl Iterator<Item = &
 pub struct GatewayInvoker {
     base_url: String,
     client: reqwest::Client,
+    max_answer_bytes: usize,
 }
 
 impl GatewayInvoker {
@@ -108,7 +113,18 @@ impl GatewayInvoker {
         Ok(GatewayInvoker {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             client,
+            max_answer_bytes: Self::DEFAULT_MAX_ANSWER_BYTES,
         })
+    }
+
+    /// The default cap on a function's answer: 32 MiB, as on an asynchronous call's body.
+    pub const DEFAULT_MAX_ANSWER_BYTES: usize = 32 << 20;
+
+    /// Keeps at most `limit` bytes of a function's answer; a longer one fails the call with
+    /// [`InvokeError::TooLarge`] (status 413 on the callback; the call is dead-lettered).
+    pub fn with_max_answer_bytes(mut self, limit: usize) -> Self {
+        self.max_answer_bytes = limit;
+        self
     }
 
     /// The URL a call is sent to.
@@ -151,7 +167,21 @@ impl Invoker for GatewayInvoker {
                 Some((name.as_str().to_string(), value.to_str().ok()?.to_string()))
             })
             .collect();
-        let body = response.bytes().await.map_err(classify)?;
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_answer_bytes as u64)
+        {
+            return Err(InvokeError::TooLarge(self.max_answer_bytes));
+        }
+        let mut response = response;
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if body.len() + chunk.len() > self.max_answer_bytes {
+                return Err(InvokeError::TooLarge(self.max_answer_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = body.freeze();
         Ok(InvokeResponse {
             status,
             headers,

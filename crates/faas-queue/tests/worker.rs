@@ -741,3 +741,41 @@ async fn the_gateway_invoker_calls_the_function_proxy() {
     let err = nowhere.invoke(&call).await.unwrap_err();
     assert!(matches!(err, InvokeError::ConnectionRefused(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_invoker_keeps_at_most_its_cap_of_an_answer() {
+    let app = axum::Router::new()
+        .route(
+            "/function/{name}",
+            axum::routing::post(|| async { vec![b'x'; 5000] }),
+        )
+        .route(
+            "/function/{name}/stream",
+            axum::routing::post(|| async {
+                let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                    vec![Ok(vec![b'y'; 3000]), Ok(vec![b'z'; 3000])];
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks))
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let invoker = GatewayInvoker::new(format!("http://{addr}"), Duration::from_secs(5))
+        .unwrap()
+        .with_max_answer_bytes(4000);
+    let mut call = call_on("default", "big");
+    call.namespace = String::new();
+    // Known length, and streamed without one: both stop at the cap.
+    for path in ["", "/stream"] {
+        call.path = path.into();
+        let err = invoker.invoke(&call).await.unwrap_err();
+        assert_eq!(err, InvokeError::TooLarge(4000), "{path}");
+        assert_eq!(err.status(), 413);
+    }
+    let roomy = GatewayInvoker::new(format!("http://{addr}"), Duration::from_secs(5))
+        .unwrap()
+        .with_max_answer_bytes(6000);
+    call.path = "/stream".into();
+    assert_eq!(roomy.invoke(&call).await.unwrap().body.len(), 6000);
+    server.abort();
+}

@@ -19,6 +19,32 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type every handler answers with.
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
+/// Reads a request body whole, up to `limit` bytes (0: no limit). `Err` is the answer to send:
+/// 413 past the limit, 400 when the body cannot be read.
+pub async fn collect_capped(
+    incoming: hyper::body::Incoming,
+    limit: usize,
+) -> Result<Bytes, Response<ResponseBody>> {
+    let limit = if limit == 0 { usize::MAX } else { limit };
+    match http_body_util::Limited::new(incoming, limit)
+        .collect()
+        .await
+    {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body larger than {limit} bytes, the most this watchdog buffers \
+                 (request_buffer_limit)\n"
+            ),
+        )),
+        Err(err) => Err(text(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read request body: {err}\n"),
+        )),
+    }
+}
+
 /// A body holding all of `bytes`.
 pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
     Full::new(bytes.into())

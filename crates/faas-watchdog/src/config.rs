@@ -99,6 +99,9 @@ pub struct Config {
     /// Most bytes of output buffered in `classic` and `serializing` modes before the process is
     /// killed; keeps a flooding function from exhausting memory.
     pub response_buffer_limit: usize,
+    /// Most bytes of a request body buffered (`buffer_http`, `marshal_request`); 413 past it.
+    /// Zero means no limit.
+    pub request_buffer_limit: usize,
     /// *ours*: exit when the parent process (the platform's server) dies.
     pub die_with_parent: bool,
     /// *ours*: as root, bind-mount this directory at `/var/openfaas/secrets` for the function.
@@ -245,6 +248,7 @@ impl Config {
             log_callid: read_bool(&lookup, "log_callid", false)?,
             response_buffer_limit: read_number(&lookup, "response_buffer_limit", 512 << 20)?
                 as usize,
+            request_buffer_limit: read_number(&lookup, "request_buffer_limit", 64 << 20)? as usize,
             die_with_parent: read_bool(&lookup, "die_with_parent", false)?,
             secrets_bind_from: lookup("secrets_bind_from").map(PathBuf::from),
             threads: read_number(&lookup, "watchdog_threads", 0)? as usize,

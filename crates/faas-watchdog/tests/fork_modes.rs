@@ -288,6 +288,34 @@ async fn marshal_request_wraps_headers_and_body_as_json() {
 }
 
 #[tokio::test]
+async fn marshal_request_buffers_at_most_request_buffer_limit() {
+    let watchdog = Watchdog::start(&[
+        ("fprocess", "cat"),
+        ("marshal_request", "true"),
+        ("request_buffer_limit", "1000"),
+    ]);
+    let response = client()
+        .post(watchdog.url("/"))
+        .body(vec![b'x'; 1001])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("request_buffer_limit"));
+    let fits = client()
+        .post(watchdog.url("/"))
+        .body(vec![b'x'; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fits.status(), 200);
+}
+
+#[tokio::test]
 async fn classic_refuses_methods_it_does_not_serve() {
     let watchdog = Watchdog::start(&[("fprocess", "cat")]);
     let response = client()

@@ -102,6 +102,28 @@ async fn buffer_http_sends_a_content_length() {
 }
 
 #[tokio::test]
+async fn buffer_http_buffers_at_most_request_buffer_limit() {
+    let watchdog = start(&[("buffer_http", "true"), ("request_buffer_limit", "1000")]);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        vec![Ok(vec![b'x'; 600]), Ok(vec![b'y'; 600])];
+    let response = client()
+        .post(watchdog.url("/"))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let text = client()
+        .post(watchdog.url("/"))
+        .body("small")
+        .text_body()
+        .await;
+    assert_eq!(text, "small");
+}
+
+#[tokio::test]
 async fn exec_timeout_gives_504() {
     let watchdog = start(&[("exec_timeout", "300ms")]);
     let started = Instant::now();

@@ -32,6 +32,10 @@ pub struct LimitArgs {
     /// Most times its own size a package may unpack to (413 above it; 100).
     #[arg(long, env = "FAASD_MAX_PACKAGE_RATIO")]
     pub max_package_ratio: Option<u64>,
+    /// Most bytes of a function's answer the queue worker keeps (32 MiB); a longer answer
+    /// dead-letters the call with 413.
+    #[arg(long, env = "FAASD_QUEUE_MAX_ANSWER_BYTES")]
+    pub queue_max_answer_bytes: Option<usize>,
 }
 
 /// The `[limits]` table of the TOML file.
@@ -44,6 +48,7 @@ pub struct LimitsFile {
     pub max_package_bytes: Option<u64>,
     pub max_package_unpacked_bytes: Option<u64>,
     pub max_package_ratio: Option<u64>,
+    pub queue_max_answer_bytes: Option<usize>,
 }
 
 /// The limits, resolved.
@@ -56,6 +61,7 @@ pub struct Limits {
     pub max_package_bytes: u64,
     pub max_package_unpacked_bytes: u64,
     pub max_package_ratio: u64,
+    pub queue_max_answer_bytes: usize,
 }
 
 impl Limits {
@@ -88,6 +94,10 @@ impl Limits {
                 .or(file.max_package_ratio)
                 .unwrap_or(100)
                 .max(1),
+            queue_max_answer_bytes: args
+                .queue_max_answer_bytes
+                .or(file.queue_max_answer_bytes)
+                .unwrap_or(faas_queue::GatewayInvoker::DEFAULT_MAX_ANSWER_BYTES),
         })
     }
 

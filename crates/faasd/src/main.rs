@@ -143,7 +143,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
             format!("http://{address}"),
             config.upstream_timeout + Duration::from_secs(5),
         )
-        .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?;
+        .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?
+        .with_max_answer_bytes(config.limits.queue_max_answer_bytes);
         let mut worker = faas_queue::WorkerConfig {
             max_inflight: config.queue_max_inflight,
             ..faas_queue::WorkerConfig::default()

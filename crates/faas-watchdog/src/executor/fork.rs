@@ -100,14 +100,9 @@ impl ForkExecutor {
         let (parts, incoming) = request.into_parts();
         let caller_type = parts.headers.get(http::header::CONTENT_TYPE).cloned();
         let input = if self.config.marshal_request {
-            match incoming.collect().await {
-                Ok(collected) => Input::Bytes(marshal_request(&parts, &collected.to_bytes())),
-                Err(err) => {
-                    return body::text(
-                        StatusCode::BAD_REQUEST,
-                        format!("cannot read request body: {err}"),
-                    )
-                }
+            match body::collect_capped(incoming, self.config.request_buffer_limit).await {
+                Ok(bytes) => Input::Bytes(marshal_request(&parts, &bytes)),
+                Err(answer) => return answer,
             }
         } else {
             Input::Stream(incoming)

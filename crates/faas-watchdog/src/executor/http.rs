@@ -158,21 +158,15 @@ impl HttpExecutor {
         }
 
         let outgoing: ResponseBody = if self.config.buffer_http {
-            match incoming.collect().await {
-                Ok(collected) => {
-                    let bytes = collected.to_bytes();
+            match body::collect_capped(incoming, self.config.request_buffer_limit).await {
+                Ok(bytes) => {
                     parts.headers.remove(http::header::TRANSFER_ENCODING);
                     parts
                         .headers
                         .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
                     body::full(bytes)
                 }
-                Err(err) => {
-                    return body::text(
-                        StatusCode::BAD_REQUEST,
-                        format!("cannot read request body: {err}\n"),
-                    )
-                }
+                Err(answer) => return answer,
             }
         } else {
             incoming.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
