@@ -109,8 +109,19 @@ pub static LEASES: Kind = kind(
     false,
 );
 
+/// The metrics API's pod usage (metrics.k8s.io/v1beta1), as metrics-server serves it.
+pub static POD_METRICS: Kind = Kind {
+    plural: "pods",
+    group: "metrics.k8s.io",
+    version: "v1beta1",
+    kind: "PodMetrics",
+    namespaced: true,
+    names: NameRule::Subdomain,
+    status_subresource: false,
+};
+
 /// Every resource the fake serves.
-pub static KINDS: [&Kind; 8] = [
+pub static KINDS: [&Kind; 9] = [
     &NAMESPACES,
     &SERVICES,
     &SECRETS,
@@ -119,6 +130,7 @@ pub static KINDS: [&Kind; 8] = [
     &ENDPOINT_SLICES,
     &FUNCTIONS,
     &LEASES,
+    &POD_METRICS,
 ];
 
 /// What a request path names.

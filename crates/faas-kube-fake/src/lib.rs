@@ -192,6 +192,34 @@ impl FakeApiServer {
             .push((method, plural, code));
     }
 
+    /// Serves the metrics API's usage of a pod (as metrics-server would), until it goes.
+    pub fn set_pod_metrics(&self, namespace: &str, pod: &str, cpu: &str, memory: &str) -> bool {
+        let mut store = self.shared.lock();
+        let Some(object) = store.get(&kinds::PODS, namespace, pod).cloned() else {
+            return false;
+        };
+        let container = object
+            .pointer("/spec/containers/0/name")
+            .cloned()
+            .unwrap_or_default();
+        let metrics = serde_json::json!({
+            "apiVersion": "metrics.k8s.io/v1beta1",
+            "kind": "PodMetrics",
+            "metadata": {
+                "name": pod, "namespace": namespace,
+                "labels": object["metadata"]["labels"],
+                "creationTimestamp": store::now_text(),
+                "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": pod,
+                                     "uid": object["metadata"]["uid"]}],
+            },
+            "timestamp": store::now_text(),
+            "window": "30s",
+            "containers": [{"name": container, "usage": {"cpu": cpu, "memory": memory}}],
+        });
+        store.write(&kinds::POD_METRICS, namespace, metrics, "ADDED");
+        true
+    }
+
     /// Changes how long new pods take to turn Ready.
     pub fn set_ready_delay(&self, delay: Duration) {
         self.shared.lock().cluster.ready_delay = delay;

@@ -234,6 +234,12 @@ impl KubernetesProvider {
         let mut functions: Vec<FunctionStatus> =
             list.items.iter().filter_map(function_status).collect();
         functions.sort_by(|a, b| a.name.cmp(&b.name));
+        if !functions.is_empty() {
+            let usage = crate::usage::namespace_usage(&self.client, namespace).await;
+            for function in &mut functions {
+                function.usage = usage.get(&function.name).copied();
+            }
+        }
         Ok(functions)
     }
 
@@ -248,8 +254,13 @@ impl KubernetesProvider {
             .get(name)
             .await
             .map_err(|err| api_error(&what, err))?;
-        function_status(&deployment)
-            .ok_or_else(|| ProviderError::NotFound(format!("{what} not found")))
+        let mut status = function_status(&deployment)
+            .ok_or_else(|| ProviderError::NotFound(format!("{what} not found")))?;
+        status.usage = crate::usage::namespace_usage(&self.client, namespace)
+            .await
+            .get(name)
+            .copied();
+        Ok(status)
     }
 
     pub(crate) async fn scale_function(

@@ -13,12 +13,14 @@ pub mod crd;
 mod endpoints;
 mod error;
 mod functions;
+pub mod lease;
 mod logs;
 mod namespaces;
 pub mod objects;
 mod operator;
 mod secrets;
 pub mod status;
+pub mod usage;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -255,3 +255,38 @@ async fn an_unreachable_api_server_is_503_with_the_reason() {
         Err(ProviderError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn usage_comes_from_the_metrics_api_when_it_is_served() {
+    let cluster = Cluster::start().await;
+    let provider = &cluster.provider;
+    let mut busy = function("busy");
+    busy.labels = Some([("com.openfaas.scale.min".to_owned(), "2".to_owned())].into());
+    provider.deploy(busy).await.unwrap();
+    provider.deploy(function("quiet")).await.unwrap();
+    assert!(provider
+        .status("openfaas-fn", "busy")
+        .await
+        .unwrap()
+        .usage
+        .is_none());
+    for pod in cluster.fake.names("pods", "openfaas-fn") {
+        if pod.starts_with("busy-") {
+            assert!(cluster
+                .fake
+                .set_pod_metrics("openfaas-fn", &pod, "250m", "64Mi"));
+        }
+    }
+    let usage = provider
+        .status("openfaas-fn", "busy")
+        .await
+        .unwrap()
+        .usage
+        .unwrap();
+    assert_eq!(usage.cpu, 0.5);
+    assert_eq!(usage.total_memory_bytes, 2.0 * 64.0 * 1024.0 * 1024.0);
+    let listed = provider.list("openfaas-fn").await.unwrap();
+    assert_eq!(listed[0].name, "busy");
+    assert_eq!(listed[0].usage.unwrap().cpu, 0.5);
+    assert!(listed[1].usage.is_none());
+}

@@ -142,6 +142,22 @@ async fn the_cluster_role_grants_exactly_what_the_provider_uses() {
     operator.update(changed).await.unwrap();
     operator.delete("openfaas-fn", "op").await.unwrap();
     operator.shutdown().await;
+    let lease = faas_provider_kubernetes::lease::Leadership::start(
+        client_for(&cluster.fake),
+        faas_provider_kubernetes::lease::LeaseConfig {
+            namespace: "default".to_owned(),
+            name: "rustfaas-autoscaler".to_owned(),
+            identity: "one".to_owned(),
+            duration: std::time::Duration::from_millis(300),
+        },
+    );
+    common::eventually("the lease held", || async {
+        lease.is_leader().then_some(())
+    })
+    .await;
+    // Renewed at least once (an update).
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    drop(lease);
 
     let mut used = BTreeSet::new();
     for line in cluster.fake.request_log() {
@@ -163,9 +179,12 @@ async fn the_cluster_role_grants_exactly_what_the_provider_uses() {
     }
 
     let rbac = documents("rbac.yaml");
-    let role = rbac.iter().find(|d| d["kind"] == "ClusterRole").unwrap();
     let mut granted = BTreeSet::new();
-    for rule in role["rules"].as_array().unwrap() {
+    let rules = rbac
+        .iter()
+        .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "Role")
+        .flat_map(|role| role["rules"].as_array().unwrap());
+    for rule in rules {
         for group in rule["apiGroups"].as_array().unwrap() {
             for resource in rule["resources"].as_array().unwrap() {
                 for verb in rule["verbs"].as_array().unwrap() {

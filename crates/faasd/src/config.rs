@@ -66,6 +66,10 @@ pub struct Args {
     /// When `--provider docker` pulls images: `always`, `missing` (default) or `never`.
     #[arg(long, env = "FAASD_IMAGE_PULL")]
     pub image_pull: Option<String>,
+    /// With `--provider kubernetes`: `NAMESPACE/NAME` of a Lease that elects the one server
+    /// replica running the autoscaler (for several replicas behind one Service).
+    #[arg(long, env = "FAASD_AUTOSCALER_LEASE")]
+    pub autoscaler_lease: Option<String>,
     /// The fwatchdog binary replicas run (default: next to faasd, then PATH).
     #[arg(long, env = "FAASD_WATCHDOG")]
     pub watchdog: Option<PathBuf>,
@@ -155,6 +159,7 @@ pub struct FileConfig {
     pub operator: Option<bool>,
     pub docker_host: Option<String>,
     pub image_pull: Option<String>,
+    pub autoscaler_lease: Option<String>,
     pub watchdog: Option<PathBuf>,
     pub upstream_timeout: Option<String>,
     pub ready_wait: Option<String>,
@@ -232,8 +237,12 @@ pub enum QueueChoice {
 pub enum ProviderChoice {
     /// `fwatchdog` child processes (the embedded default).
     Process,
-    /// Deployments and Services on a Kubernetes cluster; `operator`: Function objects too.
-    Kubernetes { operator: bool },
+    /// Deployments and Services on a Kubernetes cluster; `operator`: Function objects too;
+    /// `autoscaler_lease`: the Lease (namespace, name) electing the replica that autoscales.
+    Kubernetes {
+        operator: bool,
+        autoscaler_lease: Option<(String, String)>,
+    },
     /// Containers on a Docker Engine (`host` as in `DOCKER_HOST`, `None`: the local socket),
     /// images pulled `always`, when `missing`, or `never`.
     Docker {
@@ -256,10 +265,12 @@ pub enum ConfigError {
     BadDuration { name: &'static str, value: String },
     #[error("provider {0:?} is not known (use process, kubernetes or docker)")]
     UnknownProvider(String),
-    #[error("--operator needs --provider kubernetes")]
+    #[error("--operator and --autoscaler-lease need --provider kubernetes")]
     OperatorWithoutKubernetes,
     #[error("image_pull={0:?} is not known: use always, missing or never")]
     BadImagePull(String),
+    #[error("--autoscaler-lease {0:?} is not NAMESPACE/NAME")]
+    BadLease(String),
     #[error("queue {0:?} is not known: use embedded or nats")]
     UnknownQueue(String),
     #[error("--queue nats needs --nats-url (FAASD_NATS_URL)")]
@@ -282,10 +293,24 @@ impl Config {
             .or(file.provider)
             .unwrap_or_else(|| "process".to_string());
         let operator = args.operator.or(file.operator).unwrap_or(false);
+        let lease = args.autoscaler_lease.or(file.autoscaler_lease);
         let provider = match provider.as_str() {
-            "process" if operator => return Err(ConfigError::OperatorWithoutKubernetes),
+            "process" | "docker" if operator || lease.is_some() => {
+                return Err(ConfigError::OperatorWithoutKubernetes)
+            }
             "process" => ProviderChoice::Process,
-            "kubernetes" => ProviderChoice::Kubernetes { operator },
+            "kubernetes" => ProviderChoice::Kubernetes {
+                operator,
+                autoscaler_lease: match lease {
+                    None => None,
+                    Some(text) => match text.split_once('/') {
+                        Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
+                            Some((ns.to_owned(), name.to_owned()))
+                        }
+                        _ => return Err(ConfigError::BadLease(text)),
+                    },
+                },
+            },
             "docker" => {
                 let image_pull = args
                     .image_pull
@@ -655,8 +680,33 @@ mod tests {
             Config::resolve(args(&["--provider", "kubernetes", "--operator", "true"])).unwrap();
         assert_eq!(
             config.provider,
-            ProviderChoice::Kubernetes { operator: true }
+            ProviderChoice::Kubernetes {
+                operator: true,
+                autoscaler_lease: None
+            }
         );
+        let config = Config::resolve(args(&[
+            "--provider",
+            "kubernetes",
+            "--autoscaler-lease",
+            "openfaas/rustfaas-autoscaler",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.provider,
+            ProviderChoice::Kubernetes {
+                operator: false,
+                autoscaler_lease: Some(("openfaas".to_owned(), "rustfaas-autoscaler".to_owned()))
+            }
+        );
+        let err = Config::resolve(args(&[
+            "--provider",
+            "kubernetes",
+            "--autoscaler-lease",
+            "x",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("NAMESPACE/NAME"), "{err}");
         let err = Config::resolve(args(&["--operator", "true"])).unwrap_err();
         assert!(err.to_string().contains("--provider kubernetes"), "{err}");
     }

@@ -3,6 +3,7 @@
 //! and the state under the data directory.
 
 mod async_api;
+mod autoscaler_lease;
 mod config;
 mod connectors;
 mod data_dir;
@@ -101,7 +102,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         },
     );
     // Runs until faasd exits; an interval of 0 turns autoscaling (and scale to zero) off.
-    let _autoscaler = (!config.autoscale_interval.is_zero()).then(|| gateway.start_autoscaler());
+    let _autoscaler = (!config.autoscale_interval.is_zero())
+        .then(|| autoscaler_lease::start(&config, &gateway))
+        .transpose()?;
     let _history = gateway.start_history();
 
     let listener = TcpListener::bind(config.listen)
@@ -215,7 +218,7 @@ async fn open_provider(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
         .await
         .context("cannot open the process provider")?,
         #[cfg(feature = "kubernetes")]
-        ProviderChoice::Kubernetes { operator } => {
+        ProviderChoice::Kubernetes { operator, .. } => {
             faas_provider_kubernetes::KubernetesProvider::connect(
                 faas_provider_kubernetes::KubernetesConfig {
                     operator: *operator,

@@ -108,3 +108,34 @@ async fn faasd_runs_functions_on_the_cluster_in_kubeconfig() {
 async fn faasd_with_the_operator_writes_function_objects() {
     deploy_call_delete(true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faasd_with_an_autoscaler_lease_holds_it() {
+    let pod = pod().await;
+    let fake = FakeApiServer::start(ClusterSettings {
+        pod_address: pod.address,
+        ready_delay: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig(dir.path(), &fake);
+    let faasd = tokio::task::block_in_place(|| {
+        Faasd::start_with(&[
+            ("FAASD_PROVIDER", "kubernetes"),
+            ("FAASD_AUTOSCALER_LEASE", "default/rustfaas-autoscaler"),
+            ("KUBECONFIG", &kubeconfig),
+        ])
+    });
+    let mut holder = None;
+    for _ in 0..250 {
+        if let Some(lease) = fake.get("leases", "default", "rustfaas-autoscaler") {
+            holder = lease["spec"]["holderIdentity"].as_str().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let holder = holder.unwrap_or_else(|| panic!("no lease held; faasd says:\n{}", faasd.logs()));
+    assert!(!holder.is_empty());
+    drop(faasd);
+}
