@@ -4,7 +4,8 @@
 # data root, exec root, pid file and socket under one state directory, plus the local base
 # images that functions build from (nothing can be pulled here).
 #
-#   scripts/docker.sh install        install docker.io, containerd, runc, busybox-static
+#   scripts/docker.sh install        install docker.io, containerd, runc, busybox-static,
+#                                    docker-registry
 #                                    (services not enabled: policy-rc.d exits 101 meanwhile)
 #   scripts/docker.sh start [DIR]    start dockerd (idempotent) and build the base images;
 #                                    prints DOCKER_HOST=unix://DIR/docker.sock
@@ -34,6 +35,8 @@ install() {
   command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
   [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
   command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
+  # The registry the image tests push to (scripts/registry.sh), installed here once.
+  command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} from Debian's packages"
   # Packages that ship services must not start them: a policy-rc.d that says no (101), only

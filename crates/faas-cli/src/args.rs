@@ -168,6 +168,12 @@ pub struct BuildArgs {
     /// Image tag from git: latest (as the stack says), sha, branch or describe.
     #[arg(long, value_name = "FORMAT", value_parser = parse_tag_format)]
     pub tag: Option<TagFormat>,
+    /// Make container images or packages; `auto` asks the gateway what it runs.
+    #[arg(long, value_enum, env = "FAAS_ARTIFACT")]
+    pub artifact: Option<crate::image_build::Artifact>,
+    /// Image builds: pull newer versions of the base images first.
+    #[arg(long)]
+    pub pull: bool,
 }
 
 /// `push`.
@@ -176,6 +182,9 @@ pub struct PushArgs {
     /// Image tag from git: latest (as the stack says), sha, branch or describe.
     #[arg(long, value_name = "FORMAT", value_parser = parse_tag_format)]
     pub tag: Option<TagFormat>,
+    /// Push container images or packages; `auto` asks the gateway what it runs.
+    #[arg(long, value_enum, env = "FAAS_ARTIFACT")]
+    pub artifact: Option<crate::image_build::Artifact>,
 }
 
 /// Fields of a deployment that flags may set or add to (deploy, up, store deploy).

@@ -31,6 +31,7 @@ pub mod context;
 pub mod crd;
 pub mod env;
 pub mod gateway;
+pub mod image_build;
 pub mod image_tag;
 pub mod output;
 pub mod package;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use faas_provider::{Provider, ProviderError};
 use faas_provider_docker::{DockerConfig, DockerProvider, ImagePull};
 use faas_testkit::docker::{docker, docker_host, BUSYBOX_IMAGE};
+use faas_testkit::Registry;
 use faas_types::{FunctionDeployment, FunctionResources, LogRequest, Secret};
 use futures_util::StreamExt;
 
@@ -396,4 +397,21 @@ async fn an_engine_that_is_down_is_unavailable_with_the_reason() {
         matches!(&err, ProviderError::Unavailable(m) if m.contains("not reachable")),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_missing_image_is_pulled_from_its_registry() {
+    let registry = Registry::start().unwrap();
+    let image = format!("{}/wordcount:pulled", registry.host());
+    docker(&["tag", BUSYBOX_IMAGE, &image]);
+    docker(&["push", &image]);
+    docker(&["rmi", &image]);
+    let h = Harness::open().await;
+    let mut wordcount = function("pulled", "wc -w");
+    wordcount.image = image.clone();
+    h.deploy(wordcount).await;
+    h.wait_ready("pulled", 1).await;
+    let (status, body) = h.call("pulled", "from the registry").await;
+    assert_eq!((status, body.trim()), (200, "3"));
+    docker(&["image", "inspect", &image]);
 }

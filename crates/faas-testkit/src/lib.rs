@@ -7,7 +7,7 @@
 pub mod docker;
 mod servers;
 
-pub use servers::{MqttBroker, NatsServer, ScriptedServer};
+pub use servers::{MqttBroker, NatsServer, Registry, ScriptedServer};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -148,3 +148,27 @@ impl Deref for MqttBroker {
         &self.0
     }
 }
+
+/// A Docker registry (Debian's docker-registry) on `http://127.0.0.1:PORT`; images named
+/// `127.0.0.1:PORT/NAME:TAG` push to and pull from it (the engine treats loopback registries
+/// as plain HTTP).
+pub struct Registry(ScriptedServer);
+
+impl Registry {
+    /// Starts one, or says why it cannot (docker-registry missing and not installable).
+    pub fn start() -> Result<Registry, String> {
+        ScriptedServer::start("registry.sh", "docker-registry", "http").map(Registry)
+    }
+
+    /// `127.0.0.1:PORT`, the prefix of image names in it.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
+}
+
+impl Deref for Registry {
+    type Target = ScriptedServer;
+    fn deref(&self) -> &ScriptedServer {
+        &self.0
+    }
+}

@@ -11,6 +11,7 @@ use anyhow::{bail, Context as _};
 use crate::args::{BuildArgs, PublishArgs, PushArgs, UpArgs};
 use crate::commands::{deploy, human_size, parse_pairs, stderr_is_terminal};
 use crate::context::Context;
+use crate::image_build::{self, Artifact, ImageOptions};
 use crate::image_tag::{self, TagFormat};
 use crate::package::{self, BuildOptions, BuiltPackage};
 use crate::stack::{Function, Stack};
@@ -133,6 +134,19 @@ pub fn build_stack(
         }
         jobs.push((index, function, sources.load(&function.lang)?));
     }
+    if image_build::choose(ctx, stack, args.artifact)? == Artifact::Image {
+        let images = ImageOptions {
+            shrinkwrap: args.shrinkwrap,
+            no_cache: args.no_cache,
+            pull: args.pull,
+            verbose: args.verbose,
+            build_args: &options.build_args,
+        };
+        for (_, function, template) in &jobs {
+            image_build::build(&ctx.cwd, function, template, &images)?;
+        }
+        return Ok(Vec::new());
+    }
     // A missing toolchain is reported before any function is built.
     for (_, function, template) in &jobs {
         package::check_toolchain(&ctx.cwd, function, template, &options)?;
@@ -221,6 +235,7 @@ fn in_parallel<J: Sync>(
 pub async fn push(ctx: &Context, args: &PushArgs) -> anyhow::Result<()> {
     let stack = tagged_stack(ctx, args.tag)?;
     require_functions(&stack)?;
+    image_build::choose(ctx, &stack, args.artifact)?;
     let client = ctx.client(Some(&stack))?;
     push_stack(ctx, &client, &stack, None).await
 }
@@ -271,6 +286,9 @@ pub async fn push_stack(
     stack: &Stack,
     only: Option<&BTreeSet<String>>,
 ) -> anyhow::Result<()> {
+    if image_build::choose(ctx, stack, None)? == Artifact::Image {
+        return image_build::push(stack, only);
+    }
     for function in stack.functions.values() {
         if only.is_some_and(|o| !o.contains(&function.name)) {
             continue;
