@@ -16,10 +16,11 @@ show() { printf '$ %s\n' "$*"; }
 
 profile=${PROFILE:-release}
 step "Building faasd, fwatchdog and faas-cli ($profile; the first build takes a few minutes)"
+# cargo's own progress: its bar on a terminal, a line per crate otherwise.
 if [ "$profile" = release ]; then
-  cargo build --release -q -p faasd -p faas-watchdog -p faas-cli --bins
+  cargo build --release -p faasd -p faas-watchdog -p faas-cli --bins
 else
-  cargo build -q -p faasd -p faas-watchdog -p faas-cli --bins
+  cargo build -p faasd -p faas-watchdog -p faas-cli --bins
 fi
 bin="$repo/target/$profile"
 export PATH="$bin:$PATH"
@@ -44,7 +45,27 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-faas-cli ready --attempts 100 --interval 100ms >/dev/null
+# faasd takes a moment to open its data folder and listen: wait for its /healthz quietly
+# (at most 30 s), and show its log if it stops or never answers.
+printf 'Waiting for faasd to answer on %s/healthz ...' "$OPENFAAS_URL"
+for attempt in $(seq 1 300); do
+  if faas-cli ready --attempts 1 >/dev/null 2>&1 &&
+    [ -s "$data/secrets/basic-auth-password" ]; then
+    printf ' ready (%.1fs)\n' "$(awk -v n="$attempt" 'BEGIN { print n / 10 }')"
+    break
+  fi
+  if ! kill -0 "$faasd_pid" 2>/dev/null; then
+    printf ' faasd exited; its log:\n' >&2
+    cat "$work/faasd.log" >&2
+    exit 1
+  fi
+  if [ "$attempt" = 300 ]; then
+    printf ' no answer after 30 s; faasd'"'"'s log:\n' >&2
+    tail -20 "$work/faasd.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
 
 step "Logging in (faasd wrote the admin password into its data folder)"
 show "cat $data/secrets/basic-auth-password | faas-cli login --password-stdin"
