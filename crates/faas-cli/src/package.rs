@@ -115,6 +115,8 @@ pub struct BuildOptions {
     pub stack_names: String,
     /// `PATH`, to check required programs.
     pub path: Option<String>,
+    /// The toolchains were checked already (for every function, before any build).
+    pub toolchain_checked: bool,
 }
 
 /// A built package.
@@ -171,7 +173,9 @@ pub fn build(
             }),
         });
     };
-    check_toolchain(project, function, template, options)?;
+    if !options.toolchain_checked {
+        check_toolchain(project, function, template, options)?;
+    }
 
     let build_root = project.join("build");
     let dir = build_root.join(name);

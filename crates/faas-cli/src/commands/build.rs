@@ -102,7 +102,7 @@ pub fn build_stack(
         super::template::pull_missing(ctx, stack, &langs)?;
     }
     let workers = args.parallel.max(1);
-    let options = BuildOptions {
+    let mut options = BuildOptions {
         shrinkwrap: args.shrinkwrap,
         no_cache: args.no_cache,
         verbose: args.verbose,
@@ -116,6 +116,7 @@ pub fn build_stack(
             .unwrap_or_default(),
         stack_names: stack_names(stack),
         path: ctx.env.path.clone(),
+        toolchain_checked: false,
     };
     let mut jobs = Vec::new();
     for (index, function) in stack.functions.values().enumerate() {
@@ -151,6 +152,7 @@ pub fn build_stack(
     for (_, function, template) in &jobs {
         package::check_toolchain(&ctx.cwd, function, template, &options)?;
     }
+    options.toolchain_checked = true;
     let build = |(index, function, template): &(usize, &Function, Template)| {
         build_one(ctx, *index, function, template, &options)
     };

@@ -27,7 +27,17 @@ import java.util.concurrent.Executors;
 public class App {
     public static void main(String[] args) throws IOException {
         int port = Integer.parseInt(System.getenv().getOrDefault("PORT", "8082"));
-        IHandler handler = new com.openfaas.function.Handler();
+        // Loaded by name, so this class and the model compile once and are reused by every
+        // build (build.sh keeps them in the build cache).
+        IHandler handler;
+        try {
+            handler = (IHandler) Class.forName("com.openfaas.function.Handler")
+                    .getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | ClassCastException e) {
+            System.err.println("cannot load com.openfaas.function.Handler (an IHandler): " + e);
+            System.exit(1);
+            return;
+        }
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
         server.createContext("/", new InvokeHandler(handler));
         server.setExecutor(Executors.newCachedThreadPool());
