@@ -15,6 +15,7 @@ const state = {
   filter: '',
   route: { view: 'overview' },
   window: '15m',
+  source: 'gateway', // or 'prometheus', when the gateway has one configured
   charts: {},
   logs: { abort: null, lines: [], paused: false, pending: [], instances: new Set() },
   timer: null,
@@ -196,6 +197,7 @@ async function signedIn(session) {
   show('who', !!session.user);
   $('who').textContent = session.user || '';
   show('logout', session.auth === 'session');
+  show('source-toggle', !!session.prometheus);
   await loadNamespaces();
   route();
   clearInterval(state.timer);
@@ -510,7 +512,8 @@ async function refreshFunction(first) {
   const q = `${nsQuery()}`;
   const [fn, series] = await Promise.all([
     api('GET', `/system/function/${encodeURIComponent(name)}?${q}`),
-    api('GET', `/system/metrics/history?${q}&function=${encodeURIComponent(name)}&window=${state.window}`).catch(() => null),
+    api('GET', `/system/metrics/history?${q}&function=${encodeURIComponent(name)}&window=${state.window}&source=${state.source}`)
+      .catch((err) => { if (state.source === 'prometheus') fail(err); return null; }),
   ]);
   if (state.route.view !== 'function' || state.route.name !== name) return;
   state.fn = fn;
@@ -545,6 +548,12 @@ async function refreshFunction(first) {
 document.querySelectorAll('[data-window]').forEach((button) => button.addEventListener('click', () => {
   state.window = button.dataset.window;
   document.querySelectorAll('[data-window]').forEach((b) => b.setAttribute('aria-pressed', String(b === button)));
+  refreshFunction().catch(fail);
+}));
+
+document.querySelectorAll('[data-source]').forEach((button) => button.addEventListener('click', () => {
+  state.source = button.dataset.source;
+  document.querySelectorAll('[data-source]').forEach((b) => b.setAttribute('aria-pressed', String(b === button)));
   refreshFunction().catch(fail);
 }));
 

@@ -48,6 +48,9 @@ pub struct GatewayConfig {
     /// Keep a short in-memory history per function for the portal's charts
     /// (`/system/metrics/history`); off saves two atomic adds per call and a sampler task.
     pub history: bool,
+    /// A Prometheus that scrapes this gateway (`http://host:port`): the portal's charts can
+    /// read from it (`source=prometheus`) instead of the in-memory history.
+    pub prometheus_url: Option<String>,
     /// How long a call to a function at zero replicas is held while one replica starts, before
     /// 503 (the function stays scaled up).
     pub cold_start_timeout: Duration,
@@ -110,6 +113,7 @@ impl Default for GatewayConfig {
             },
             metrics: true,
             history: true,
+            prometheus_url: None,
             cold_start_timeout: Duration::from_secs(30),
             endpoint_cache_ttl: Duration::from_millis(100),
             idle_connection_timeout: Duration::from_secs(90),

@@ -444,6 +444,11 @@ impl Window {
         }
     }
 
+    /// Seconds per point and points.
+    pub fn shape(self) -> (u64, usize) {
+        (self.resolution().step(), self.points())
+    }
+
     fn resolution(self) -> Resolution {
         match self {
             Window::FiveMinutes | Window::FifteenMinutes => Resolution::Fine,

@@ -24,7 +24,7 @@
 //!   that merges callers of a cold start, metric handles.
 //! - [`metrics`] — Prometheus metrics on `/metrics`, under OpenFaaS's names.
 //! - [`history`] — a short per-function history for the portal's charts
-//!   (`/system/metrics/history`).
+//!   (`/system/metrics/history`); [`prometheus`] answers the same from a Prometheus.
 //! - [`autoscaler`] — a task that sets replica counts from load (`com.openfaas.scale.*`
 //!   labels), down to zero when idle; [`routes::alert`] scales from AlertManager alerts.
 //! - [`error`] — the one place that maps errors to HTTP statuses.
@@ -41,6 +41,7 @@ pub mod history;
 pub mod invocations;
 pub mod listener;
 pub mod metrics;
+pub mod prometheus;
 pub mod proxy;
 pub mod routes;
 pub mod server;

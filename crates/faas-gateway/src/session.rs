@@ -327,24 +327,21 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
     response
 }
 
-/// `GET /ui/session`: `{"user","csrf","auth"}` with `auth` one of `session`, `basic` (the
+/// `GET /ui/session`: `{"user","csrf","auth","prometheus"}` with `auth` one of `session`, `basic` (the
 /// request carried basic auth), `off` (auth is off) or `none` (not signed in: the page shows
 /// its form). Always 200, so a signed-out page logs no failed request.
 pub(crate) async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(auth) = &state.auth else {
-        return Json(json!({"user": null, "csrf": null, "auth": "off"})).into_response();
+    let (user, csrf, how) = match &state.auth {
+        None => (None, None, "off"),
+        Some(auth) => match auth.proof(&headers) {
+            (Proof::Basic, _) => (Some(&auth.user), None, "basic"),
+            (Proof::Session, csrf) => (Some(&auth.user), csrf, "session"),
+            (Proof::None, _) => (None, None, "none"),
+        },
     };
-    match auth.proof(&headers) {
-        (Proof::Basic, _) => {
-            Json(json!({"user": auth.user, "csrf": null, "auth": "basic"})).into_response()
-        }
-        (Proof::Session, csrf) => {
-            Json(json!({"user": auth.user, "csrf": csrf, "auth": "session"})).into_response()
-        }
-        (Proof::None, _) => {
-            Json(json!({"user": null, "csrf": null, "auth": "none"})).into_response()
-        }
-    }
+    // Whether the charts can also read from Prometheus (the page offers the choice).
+    let prometheus = state.config.prometheus_url.is_some() && how != "none";
+    Json(json!({"user": user, "csrf": csrf, "auth": how, "prometheus": prometheus})).into_response()
 }
 
 #[cfg(test)]

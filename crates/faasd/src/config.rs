@@ -91,6 +91,10 @@ pub struct Args {
     /// The per-function history behind the portal's charts (true by default).
     #[arg(long, env = "FAASD_HISTORY")]
     pub history: Option<bool>,
+    /// A Prometheus scraping this gateway (http://host:port): the portal's charts can read
+    /// from it instead of the in-memory history.
+    #[arg(long, env = "FAASD_PROMETHEUS_URL")]
+    pub prometheus_url: Option<String>,
     /// How long a call to a function at zero replicas waits for one to start.
     #[arg(long, env = "FAASD_COLD_START_TIMEOUT")]
     pub cold_start_timeout: Option<String>,
@@ -167,6 +171,7 @@ pub struct FileConfig {
     pub shutdown_timeout: Option<String>,
     pub metrics: Option<bool>,
     pub history: Option<bool>,
+    pub prometheus_url: Option<String>,
     pub cold_start_timeout: Option<String>,
     pub autoscale_interval: Option<String>,
     pub load_window: Option<String>,
@@ -205,6 +210,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub metrics: bool,
     pub history: bool,
+    pub prometheus_url: Option<String>,
     pub cold_start_timeout: Duration,
     pub autoscale_interval: Duration,
     pub load_window: Duration,
@@ -277,8 +283,24 @@ pub enum ConfigError {
     NoNatsUrl,
     #[error("{0} names no topic: give a comma-separated list such as orders,payments")]
     NoTopics(&'static str),
+    #[error("prometheus_url={0:?} is not an http://host:port URL")]
+    BadPrometheusUrl(String),
     #[error("cannot find the fwatchdog binary next to faasd or on PATH; build it with `cargo build -p faas-watchdog` or set FAASD_WATCHDOG")]
     NoWatchdog,
+}
+
+/// An `http://` URL with a host, without its trailing `/`; empty means none.
+fn prometheus_url(value: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let trimmed = value.trim().trim_end_matches('/');
+    match trimmed.parse::<axum::http::Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some() => {
+            Ok(Some(trimmed.to_owned()))
+        }
+        _ => Err(ConfigError::BadPrometheusUrl(value)),
+    }
 }
 
 impl Config {
@@ -396,6 +418,7 @@ impl Config {
             )?,
             metrics: args.metrics.or(file.metrics).unwrap_or(true),
             history: args.history.or(file.history).unwrap_or(true),
+            prometheus_url: prometheus_url(args.prometheus_url.or(file.prometheus_url))?,
             cold_start_timeout: duration(
                 "cold_start_timeout",
                 args.cold_start_timeout.or(file.cold_start_timeout),
@@ -576,6 +599,16 @@ mod tests {
         .unwrap();
         assert!(!config.metrics);
         assert!(!config.history);
+        assert_eq!(config.prometheus_url, None);
+        let with = Config::resolve(args(&["--prometheus-url", "http://127.0.0.1:9090/"])).unwrap();
+        assert_eq!(
+            with.prometheus_url.as_deref(),
+            Some("http://127.0.0.1:9090")
+        );
+        assert!(matches!(
+            Config::resolve(args(&["--prometheus-url", "ftp://x"])),
+            Err(ConfigError::BadPrometheusUrl(_))
+        ));
         assert_eq!(config.cold_start_timeout, Duration::from_secs(5));
         assert!(config.autoscale_interval.is_zero());
     }

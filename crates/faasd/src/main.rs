@@ -91,6 +91,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             },
             metrics: config.metrics,
             history: config.history,
+            prometheus_url: config.prometheus_url.clone(),
             cold_start_timeout: config.cold_start_timeout,
             idle_connection_timeout: config.idle_connection_timeout,
             autoscaler: AutoscalerConfig {

@@ -22,6 +22,8 @@ use crate::server::AppState;
 struct HistoryQuery {
     function: Option<String>,
     window: Option<String>,
+    /// `gateway` (the default) or `prometheus`.
+    source: Option<String>,
 }
 
 /// Requests per point, by status class.
@@ -136,6 +138,29 @@ fn series(
     }
 }
 
+/// `source=prometheus`: one function's series from the configured Prometheus.
+async fn from_prometheus(
+    state: &AppState,
+    namespace: &str,
+    function: Option<String>,
+    window: Window,
+) -> GatewayResult<Response> {
+    let Some(base) = &state.config.prometheus_url else {
+        return Err(GatewayError::BadRequest(
+            "no Prometheus is configured on this gateway (faasd --prometheus-url)".to_owned(),
+        ));
+    };
+    let Some(name) = function.filter(|f| !f.is_empty()) else {
+        return Err(GatewayError::BadRequest(
+            "source=prometheus needs a function".to_owned(),
+        ));
+    };
+    validate_function_name(&name)?;
+    state.provider.status(namespace, &name).await?;
+    let series = crate::prometheus::function_series(base, namespace, &name, window).await?;
+    Ok(Json(series).into_response())
+}
+
 fn history_of(state: &AppState) -> GatewayResult<&Arc<History>> {
     state.history.as_ref().ok_or_else(|| {
         GatewayError::NotFound("the metrics history is off on this gateway".to_owned())
@@ -144,7 +169,6 @@ fn history_of(state: &AppState) -> GatewayResult<&Arc<History>> {
 
 /// `GET /system/metrics/history`.
 pub(crate) async fn history(State(state): State<AppState>, uri: Uri) -> GatewayResult<Response> {
-    let history = history_of(&state)?;
     let namespace = namespace_from_query(&uri)?;
     let Query(query) = Query::<HistoryQuery>::try_from_uri(&uri)
         .map_err(|err| GatewayError::BadRequest(format!("invalid query string: {err}")))?;
@@ -154,6 +178,16 @@ pub(crate) async fn history(State(state): State<AppState>, uri: Uri) -> GatewayR
             GatewayError::BadRequest(format!("window {text:?}: use 5m, 15m or 1h"))
         })?,
     };
+    match query.source.as_deref().unwrap_or("gateway") {
+        "gateway" | "" => {}
+        "prometheus" => return from_prometheus(&state, &namespace, query.function, window).await,
+        other => {
+            return Err(GatewayError::BadRequest(format!(
+                "source {other:?}: use gateway or prometheus"
+            )))
+        }
+    }
+    let history = history_of(&state)?;
     let body = match query.function.filter(|f| !f.is_empty()) {
         Some(name) => {
             validate_function_name(&name)?;

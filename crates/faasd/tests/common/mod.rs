@@ -122,6 +122,13 @@ impl Faasd {
         faasd
     }
 
+    /// Starts faasd on `data` listening on `port` (chosen beforehand, e.g. so that a
+    /// Prometheus can be told where to scrape before faasd is told where Prometheus is).
+    pub fn start_on_port(data: &Path, port: u16, env: &[(&str, &str)]) -> Faasd {
+        let child = Faasd::spawn(data, port, env).expect("start faasd");
+        Faasd::started(data, port, child)
+    }
+
     pub fn spawn(data: &Path, port: u16, env: &[(&str, &str)]) -> std::io::Result<Child> {
         Faasd::spawn_via(&[], data, port, env)
     }
