@@ -121,6 +121,25 @@ fn go_handler_with_a_local_module_builds_offline() {
     project.run(&["remove", "greeter"]).ok();
 }
 
+/// A golang-http handler written for OpenFaaS requires the SDK module in its go.mod; it
+/// builds with the module proxy off, from the SDK that comes with the template.
+#[test]
+fn golang_http_handler_requiring_openfaas_sdk_builds_offline() {
+    let mut project = Project::new("http://127.0.0.1:9");
+    project.extra_env.push(("GOPROXY".into(), "off".into()));
+    project.run(&["new", "sdk", "--lang", "golang-http"]).ok();
+    project.write(
+        "sdk/go.mod",
+        "module handler/function\n\ngo 1.18\n\nrequire github.com/openfaas/templates-sdk/go-http v0.0.0-20220408082716-5981c545cb03\n",
+    );
+    let build = project.run(&["build", "-f", "sdk.yml"]).ok();
+    assert!(
+        build.stdout().contains("built: ./build/sdk.tar.gz"),
+        "{}",
+        build.stdout()
+    );
+}
+
 /// A python3-flask handler that declares a package in requirements.txt gets it installed
 /// into the package by pip (here a wheel kept beside the handler, with the index off, so
 /// nothing is downloaded).
