@@ -705,11 +705,18 @@ impl Provider for ProcessProvider {
             .filter(|((ns, _), _)| ns == namespace)
             .map(|(_, f)| f.clone())
             .collect();
-        Ok(functions.iter().map(|f| f.status()).collect())
+        // Each status reads the function's cgroup files: off the (single-threaded) runtime
+        // that serves calls, which /metrics and the autoscaler list every tick.
+        tokio::task::spawn_blocking(move || functions.iter().map(|f| f.status()).collect())
+            .await
+            .map_err(|e| ProviderError::Internal(format!("status task failed: {e}")))
     }
 
     async fn status(&self, namespace: &str, name: &str) -> Result<FunctionStatus, ProviderError> {
-        Ok(self.function(namespace, name)?.status())
+        let function = self.function(namespace, name)?;
+        tokio::task::spawn_blocking(move || function.status())
+            .await
+            .map_err(|e| ProviderError::Internal(format!("status task failed: {e}")))
     }
 
     async fn scale(&self, namespace: &str, name: &str, replicas: u64) -> Result<(), ProviderError> {

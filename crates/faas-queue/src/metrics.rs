@@ -234,6 +234,15 @@ impl Queue for MeteredQueue {
         self.inner.dead_letters(queue).await
     }
 
+    async fn dead_letters_page(
+        &self,
+        queue: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, QueueError> {
+        self.inner.dead_letters_page(queue, offset, limit).await
+    }
+
     async fn replay(&self, id: &str) -> Result<usize, QueueError> {
         self.inner.replay(id).await
     }

@@ -47,6 +47,19 @@ pub trait Queue: Send + Sync + 'static {
     /// The dead letters of one queue, or of every queue for `None`, oldest first.
     async fn dead_letters(&self, queue: Option<&str>) -> Result<Vec<DeadLetter>, QueueError>;
 
+    /// One page of [`Queue::dead_letters`]: at most `limit` letters after the first `offset`
+    /// (bodies may be large: the API serves the list in pages). The default reads the whole
+    /// list; backends that can should read only the page.
+    async fn dead_letters_page(
+        &self,
+        queue: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, QueueError> {
+        let all = self.dead_letters(queue).await?;
+        Ok(all.into_iter().skip(offset).take(limit).collect())
+    }
+
     /// Moves the dead letters whose call id is `id` back to their queue with `attempt` reset to
     /// 0. Returns how many moved; [`QueueError::NotFound`] when none has that id.
     async fn replay(&self, id: &str) -> Result<usize, QueueError>;

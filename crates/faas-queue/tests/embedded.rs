@@ -169,3 +169,50 @@ async fn a_waiting_consumer_wakes_on_publish() {
     assert!(got);
     assert!(waited < Duration::from_secs(2), "woke after {waited:?}");
 }
+
+#[tokio::test]
+async fn dead_letters_come_in_pages() {
+    let (_dir, queue) = fresh().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let name = if i % 2 == 0 { "even" } else { "odd" };
+        let call = call_on(name, "f");
+        ids.push((name, call.id.clone()));
+        queue.publish(call).await.unwrap();
+        let delivery = queue
+            .consume(name, Duration::from_secs(30), Duration::from_secs(1))
+            .await
+            .unwrap()
+            .expect("a call");
+        queue
+            .dead_letter(delivery, &format!("letter {i}"))
+            .await
+            .unwrap();
+    }
+    let ids_of = |letters: Vec<faas_queue::DeadLetter>| -> Vec<String> {
+        letters.into_iter().map(|l| l.call.id).collect()
+    };
+    let all = ids_of(queue.dead_letters(None).await.unwrap());
+    assert_eq!(
+        all,
+        ids.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        ids_of(queue.dead_letters_page(None, 1, 2).await.unwrap()),
+        all[1..3]
+    );
+    assert_eq!(
+        ids_of(queue.dead_letters_page(None, 4, 10).await.unwrap()),
+        all[4..]
+    );
+    assert!(queue
+        .dead_letters_page(None, 5, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Paging counts within the chosen queue: "even" holds letters 0, 2, 4.
+    assert_eq!(
+        ids_of(queue.dead_letters_page(Some("even"), 1, 1).await.unwrap()),
+        vec![all[2].clone()]
+    );
+}

@@ -1,6 +1,6 @@
 //! Asynchronous calls: `/async-function/{name}[.{namespace}][/{path}]` puts the call on the
-//! durable queue and answers 202 with its `X-Call-Id`; `/system/queue/*` shows and replays the
-//! dead-letter list.
+//! durable queue and answers 202 with its `X-Call-Id`; `/system/queue/*` shows (in pages:
+//! `?offset=&limit=`, 100 letters by default, 1,000 at most) and replays the dead-letter list.
 //!
 //! What becomes of an accepted call (the worker, `faas_queue::worker`, decides):
 //! - the function answered, whatever the status: that answer is the call's result, posted to
@@ -245,15 +245,21 @@ fn stored_headers(headers: &HeaderMap) -> Vec<(String, String)> {
 #[derive(Deserialize)]
 struct QueueQuery {
     queue: Option<String>,
+    /// Letters to skip (paging).
+    offset: Option<usize>,
+    /// Letters in the page: 100 by default, at most 1,000 (a letter keeps its call's body,
+    /// up to 32 MiB).
+    limit: Option<usize>,
 }
 
 async fn dead_letters(
     State(api): State<AsyncApi>,
     Query(query): Query<QueueQuery>,
 ) -> Result<Response, GatewayError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let list = api
         .queue
-        .dead_letters(query.queue.as_deref())
+        .dead_letters_page(query.queue.as_deref(), query.offset.unwrap_or(0), limit)
         .await
         .map_err(queue_error)?;
     Ok(Json(list).into_response())

@@ -369,6 +369,17 @@ async fn calls_queued_for_a_function_deleted_before_they_run_are_all_dead_letter
              function not found: doomed.openfaas-fn",
         );
     }
+    // The list comes in pages.
+    let page: serde_json::Value = faasd
+        .api(Method::GET, "/system/queue/dead-letters?offset=8&limit=3")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page: Vec<&serde_json::Value> = page.as_array().unwrap().iter().collect();
+    assert_eq!(page, letters.iter().skip(8).collect::<Vec<_>>());
     // The five with a callback were still posted, with the gateway's 404; and the blocker's
     // own result came back.
     let callbacks = receiver.wait_for(6, Duration::from_secs(10)).await;

@@ -158,14 +158,20 @@ impl EmbeddedQueue {
         answer.await.map_err(|_| QueueError::Closed)?
     }
 
-    fn read_call(&self, seq: u64) -> Result<Option<QueuedCall>, QueueError> {
-        let txn = self.shared.db.begin_read()?;
-        let table = txn.open_table(CALLS)?;
-        let Some(value) = table.get(seq)? else {
-            return Ok(None);
-        };
-        let record = record::decode(value.value())?;
-        Ok(Some(serde_json::from_slice(record.json)?))
+    /// Reads a call on a blocking thread: a read transaction may touch the disk, which must
+    /// not stall the (often single-threaded) runtime serving calls.
+    async fn read_call(&self, seq: u64) -> Result<Option<QueuedCall>, QueueError> {
+        let shared = self.shared.clone();
+        blocking(move || {
+            let txn = shared.db.begin_read()?;
+            let table = txn.open_table(CALLS)?;
+            let Some(value) = table.get(seq)? else {
+                return Ok(None);
+            };
+            let record = record::decode(value.value())?;
+            Ok(Some(serde_json::from_slice(record.json)?))
+        })
+        .await
     }
 
     fn lease_of(delivery: &Delivery) -> Result<(u64, u64), QueueError> {
@@ -177,6 +183,15 @@ impl EmbeddedQueue {
             )),
         }
     }
+}
+
+/// Runs `work` on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, QueueError> + Send + 'static,
+) -> Result<T, QueueError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| QueueError::Storage(format!("queue read task failed: {err}")))?
 }
 
 impl Drop for EmbeddedQueue {
@@ -229,7 +244,7 @@ impl Queue for EmbeddedQueue {
                 (picked, state.next_wake(now_ms, now))
             };
             if let Some((seq, deliveries, token)) = picked {
-                match self.read_call(seq) {
+                match self.read_call(seq).await {
                     Ok(Some(call)) => {
                         return Ok(Some(Delivery {
                             call,
@@ -325,17 +340,42 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn dead_letters(&self, queue: Option<&str>) -> Result<Vec<DeadLetter>, QueueError> {
-        let txn = self.shared.db.begin_read()?;
-        let table = txn.open_table(DEAD)?;
-        let mut letters = Vec::new();
-        for entry in table.iter()? {
-            let (_, value) = entry?;
-            let record = record::decode(value.value())?;
-            if queue.is_none_or(|q| q == record.queue) {
+        self.dead_letters_page(queue, 0, usize::MAX).await
+    }
+
+    /// Reads on a blocking thread (a read transaction touches the disk), decoding only the
+    /// letters of the page.
+    async fn dead_letters_page(
+        &self,
+        queue: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, QueueError> {
+        let shared = self.shared.clone();
+        let queue = queue.map(str::to_owned);
+        blocking(move || {
+            let txn = shared.db.begin_read()?;
+            let table = txn.open_table(DEAD)?;
+            let mut letters = Vec::new();
+            let mut skipped = 0;
+            for entry in table.iter()? {
+                if letters.len() >= limit {
+                    break;
+                }
+                let (_, value) = entry?;
+                let record = record::decode(value.value())?;
+                if queue.as_deref().is_some_and(|q| q != record.queue) {
+                    continue;
+                }
+                if skipped < offset {
+                    skipped += 1;
+                    continue;
+                }
                 letters.push(serde_json::from_slice(record.json)?);
             }
-        }
-        Ok(letters)
+            Ok(letters)
+        })
+        .await
     }
 
     async fn replay(&self, id: &str) -> Result<usize, QueueError> {
