@@ -8,7 +8,7 @@
 //! (`records.rs`), and starts a `Function` (`function.rs`) whose task creates containers from
 //! `spec.rs`, probes their `/_/health` (`health.rs`) and reports ready ones to
 //! [`DockerProvider::endpoints`]. `engine.rs` wraps the engine's API; `logs.rs` reads the
-//! engine's log streams.
+//! engine's log streams; `package_build.rs` builds uploaded packages into images.
 //!
 //! Containers carry labels naming this server (`com.rustfaas.owner`, an id kept in the data
 //! directory), the namespace, function, generation and instance. After a restart (even after
@@ -19,6 +19,7 @@ mod engine;
 mod function;
 mod health;
 mod logs;
+mod package_build;
 mod quantity;
 mod records;
 mod spec;
@@ -611,18 +612,12 @@ impl Provider for DockerProvider {
         Ok(())
     }
 
-    async fn put_package(
-        &self,
-        image: &str,
-        _archive: Bytes,
-    ) -> Result<PackageInfo, ProviderError> {
-        Err(ProviderError::Invalid(format!(
-            "this faasd runs containers (provider docker): build {image} as an image (faas-cli build, push) instead of uploading a package"
-        )))
+    async fn put_package(&self, image: &str, archive: Bytes) -> Result<PackageInfo, ProviderError> {
+        package_build::build(&self.shared.engine, &self.shared.owner, image, archive).await
     }
 
     async fn list_packages(&self) -> Result<Vec<PackageInfo>, ProviderError> {
-        Ok(Vec::new())
+        package_build::list(&self.shared.engine, &self.shared.owner).await
     }
 
     fn info(&self) -> ProviderInfo {

@@ -141,3 +141,50 @@ async fn a_missing_image_is_400_and_a_down_engine_503() {
     let text = response.text().await.unwrap();
     assert!(text.contains("not reachable"), "{text}");
 }
+
+#[tokio::test]
+async fn an_uploaded_package_is_built_into_an_image_by_the_server() {
+    let faasd = start_docker_faasd(None);
+    let dockerfile = format!(
+        "FROM {BUSYBOX_IMAGE}\nCOPY greeting.txt /home/app/greeting.txt\nENV fprocess=\"cat /home/app/greeting.txt\"\nCMD [\"fwatchdog\"]\n"
+    );
+    let archive = common::package(
+        &[
+            ("Dockerfile", &dockerfile, 0o644),
+            ("greeting.txt", "built on the server\n", 0o644),
+        ],
+        json!({}),
+    );
+    let response = faasd
+        .api(reqwest::Method::PUT, "/system/packages/server-built:1")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {text}");
+    assert!(text.contains("server-built:1"), "{text}");
+    docker(&["image", "inspect", "server-built:1"]);
+
+    faasd
+        .deploy_accepted(json!({"service": "greeter", "image": "server-built:1"}))
+        .await;
+    faasd.wait_replicas("greeter", 1).await;
+    let (status, body) = faasd.invoke("greeter", "").await;
+    assert_eq!((status, body.trim()), (200, "built on the server"));
+
+    // A package the engine cannot build is refused with the builder's reason.
+    let archive = common::package(&[("handler.sh", "echo hi\n", 0o755)], json!({}));
+    let response = faasd
+        .api(reqwest::Method::PUT, "/system/packages/no-dockerfile:1")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Dockerfile"), "{text}");
+    drop(faasd); // stops its containers
+    docker(&["rmi", "server-built:1"]);
+}
