@@ -32,9 +32,11 @@ fn log_params(request: &LogRequest) -> LogParams {
         container: Some(request.name.clone()),
         follow: request.follow,
         tail_lines: (request.tail > 0).then_some(request.tail),
-        since_time: request.since.and_then(|since| {
-            Timestamp::new(since.timestamp(), since.timestamp_subsec_nanos() as i32).ok()
-        }),
+        // kube rounds sinceTime to the nearest second, which could drop the lines of the
+        // second `since` falls in: ask from its start and filter the rest here.
+        since_time: request
+            .since
+            .and_then(|since| Timestamp::new(since.timestamp(), 0).ok()),
         timestamps: true,
         ..LogParams::default()
     }
@@ -70,6 +72,7 @@ pub async fn function_logs(
             Err(err) => return Err(api_error(&format!("logs of pod {pod}"), err)),
         };
         let (name, namespace) = (request.name.clone(), namespace.to_owned());
+        let since = request.since;
         let lines = reader.lines().filter_map(move |line| {
             let message = line.ok().map(|line| {
                 let (time, text) = parse_line(&line);
@@ -81,6 +84,7 @@ pub async fn function_logs(
                     text: text.to_owned(),
                 }
             });
+            let message = message.filter(|m| since.is_none_or(|since| m.timestamp >= since));
             std::future::ready(message)
         });
         streams.push(lines.boxed());

@@ -39,6 +39,7 @@ async fn the_rest_api_deploys_into_the_cluster_and_calls_reach_the_pods() {
     let cluster = Cluster::start().await;
     let (url, server) = serve(cluster.provider.clone()).await;
     let http = client();
+    let started = Instant::now();
     let deployed = http
         .post(format!("{url}/system/functions"))
         .json(
@@ -65,6 +66,10 @@ async fn the_rest_api_deploys_into_the_cluster_and_calls_reach_the_pods() {
         .unwrap();
     assert_eq!(called.status(), 200);
     assert_eq!(called.text().await.unwrap(), "pod saw POST /some/path hi");
+    eprintln!(
+        "REST deploy -> first successful call through the gateway: {:?} (fake API server)",
+        started.elapsed()
+    );
 
     let described: serde_json::Value = http
         .get(format!("{url}/system/function/hello"))

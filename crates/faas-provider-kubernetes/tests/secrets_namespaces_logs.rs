@@ -173,6 +173,18 @@ async fn logs_come_from_the_pods_as_openfaas_messages() {
         .all(|m| m.instance == pod && m.name == "talker"));
     assert!(messages[0].timestamp <= messages[1].timestamp);
 
+    // `since` keeps the lines written from then on.
+    let since = messages[1].timestamp;
+    let request = LogRequest {
+        name: "talker".to_owned(),
+        namespace: Some("openfaas-fn".to_owned()),
+        since: Some(since),
+        ..LogRequest::default()
+    };
+    let recent: Vec<_> = provider.logs(request).await.unwrap().collect().await;
+    let texts: Vec<&str> = recent.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, vec!["three"]);
+
     let follow = LogRequest {
         name: "talker".to_owned(),
         namespace: Some("openfaas-fn".to_owned()),
