@@ -305,7 +305,7 @@ impl FunctionHistory {
         }
     }
 
-    /// Keeps one of the autoscaler's decisions (the last [`DECISIONS`] are kept).
+    /// Keeps one of the autoscaler's decisions (the last 8 are kept).
     pub fn record_decision(&self, from: u64, to: u64, reason: &str) {
         let mut decisions = self
             .decisions

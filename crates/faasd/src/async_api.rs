@@ -95,8 +95,10 @@ impl KnownFunctions {
 }
 
 impl AsyncApi {
-    /// The routes: `/async-function/*` open like `/function/*`, `/system/queue/*` behind basic
-    /// auth when `auth` is set.
+    /// The routes: `/async-function/*` open like `/function/*`, `/system/queue/*` behind the
+    /// gateway's check (basic auth or a portal session, [`Gateway::auth`]) when `auth` is set.
+    ///
+    /// [`Gateway::auth`]: faas_gateway::Gateway::auth
     pub fn router(self, auth: Option<Arc<Auth>>) -> Router {
         let mut system = Router::new()
             .route("/system/queue/dead-letters", get(dead_letters))
