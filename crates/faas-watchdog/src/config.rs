@@ -106,6 +106,12 @@ pub struct Config {
     pub die_with_parent: bool,
     /// *ours*: as root, bind-mount this directory at `/var/openfaas/secrets` for the function.
     pub secrets_bind_from: Option<PathBuf>,
+    /// *ours*: as root, switch to this uid and gid (no supplementary groups) before serving;
+    /// the platform's sandbox starts the watchdog as root only to let it do this.
+    pub run_as: Option<(u32, u32)>,
+    /// *ours*: the soft and hard limit on open files, set before serving (the function
+    /// inherits it and cannot raise it).
+    pub max_open_files: Option<u64>,
     /// Worker threads of the runtime; 0 means one per core.
     pub threads: usize,
 }
@@ -251,6 +257,17 @@ impl Config {
             request_buffer_limit: read_number(&lookup, "request_buffer_limit", 64 << 20)? as usize,
             die_with_parent: read_bool(&lookup, "die_with_parent", false)?,
             secrets_bind_from: lookup("secrets_bind_from").map(PathBuf::from),
+            run_as: match (lookup("run_as_uid"), lookup("run_as_gid")) {
+                (None, None) => None,
+                _ => Some((
+                    id_number(&lookup, "run_as_uid")?,
+                    id_number(&lookup, "run_as_gid")?,
+                )),
+            },
+            max_open_files: match lookup("max_open_files") {
+                None => None,
+                Some(_) => Some(read_number(&lookup, "max_open_files", 0)?),
+            },
             threads: read_number(&lookup, "watchdog_threads", 0)? as usize,
         })
     }
@@ -299,6 +316,18 @@ fn read_number(
             .parse()
             .map_err(|_| ConfigError::BadNumber { name, value }),
     }
+}
+
+/// A uid or gid: present and within 32 bits.
+fn id_number(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<u32, ConfigError> {
+    let value = lookup(name).unwrap_or_default();
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::BadNumber { name, value })
 }
 
 fn port_number(

@@ -1,5 +1,6 @@
 //! What the watchdog does for the platform that runs it, before it serves: make the function's
-//! secrets readable at OpenFaaS's path, and exit when its parent server dies.
+//! secrets readable at OpenFaaS's path, bound its open files, give up root for the function's
+//! own user, and exit when its parent server dies.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +13,8 @@ pub const OPENFAAS_SECRETS: &str = "/var/openfaas/secrets";
 pub enum IsolationError {
     #[error("not running as root")]
     NotRoot,
+    #[error("refusing to run functions as root")]
+    RootTarget,
     #[error("{step}: {source}")]
     Syscall {
         step: &'static str,
@@ -67,6 +70,34 @@ pub fn bind_secrets(source: &Path) -> Result<PathBuf, IsolationError> {
         source,
     })?;
     Ok(PathBuf::from(OPENFAAS_SECRETS))
+}
+
+/// Sets the soft and hard limit on open files of this process (and so of every function
+/// process it starts). Lowering is always allowed; the function cannot raise it again.
+pub fn limit_open_files(limit: u64) -> Result<(), IsolationError> {
+    use nix::sys::resource::{setrlimit, Resource};
+    setrlimit(Resource::RLIMIT_NOFILE, limit, limit).map_err(|source| IsolationError::Syscall {
+        step: "setrlimit(RLIMIT_NOFILE)",
+        source,
+    })
+}
+
+/// Becomes `uid`:`gid` with no supplementary groups, for good: as root this also drops every
+/// capability. Must run before any thread is started, like [`bind_secrets`].
+pub fn run_as(uid: u32, gid: u32) -> Result<(), IsolationError> {
+    use nix::unistd::{setgid, setgroups, setuid, Gid, Uid};
+    if uid == 0 {
+        return Err(IsolationError::RootTarget);
+    }
+    let step = |step: &'static str| move |source| IsolationError::Syscall { step, source };
+    setgroups(&[]).map_err(step("setgroups"))?;
+    setgid(Gid::from_raw(gid)).map_err(step("setgid"))?;
+    setuid(Uid::from_raw(uid)).map_err(step("setuid"))?;
+    // setuid(0) must now fail: the switch is for good.
+    if setuid(Uid::from_raw(0)).is_ok() {
+        return Err(IsolationError::RootTarget);
+    }
+    Ok(())
 }
 
 /// Resolves when this process's parent has gone (it was re-parented), checked every 250 ms.

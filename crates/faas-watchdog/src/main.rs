@@ -59,6 +59,20 @@ fn main() -> ExitCode {
         // Functions find their secrets through this variable; set before threads exist.
         std::env::set_var("secret_mount_path", &readable_at);
     }
+    // Still before any thread: the limit and the uid are per thread until then, and the
+    // function must never see root.
+    if let Some(limit) = config.max_open_files {
+        if let Err(err) = faas_watchdog::isolation::limit_open_files(limit) {
+            eprintln!("fwatchdog: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some((uid, gid)) = config.run_as {
+        if let Err(err) = faas_watchdog::isolation::run_as(uid, gid) {
+            eprintln!("fwatchdog: cannot switch to uid {uid} gid {gid}: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
     let die_with_parent = config.die_with_parent;
 
     // A proxy or file server does little work per call and gains most from staying on one
