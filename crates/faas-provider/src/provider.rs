@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use faas_types::{
     FunctionDeployment, FunctionStatus, LogMessage, LogRequest, NamespaceRequest, ProviderInfo,
-    Secret,
+    SandboxInfo, Secret,
 };
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,11 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Who runs the functions, for `/system/info`.
     fn info(&self) -> ProviderInfo;
+    /// How replicas are confined, for `/system/info` (`None`: the provider has nothing to say,
+    /// e.g. containers do it).
+    fn sandbox(&self) -> Option<SandboxInfo> {
+        None
+    }
     /// Stops every replica (server shutdown); the functions stay deployed.
     async fn shutdown(&self);
 }

@@ -36,6 +36,24 @@ pub struct ProviderInfo {
     pub orchestration: String,
 }
 
+/// How the provider confines function replicas (ours; absent where the provider has no
+/// such notion, e.g. containers).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SandboxInfo {
+    /// `required`, `auto` or `off`, as configured.
+    #[serde(default, deserialize_with = "nullable::default_on_null")]
+    pub mode: String,
+    /// Whether replicas run sandboxed at all.
+    #[serde(default)]
+    pub active: bool,
+    /// Each guarantee given, and how.
+    #[serde(default, deserialize_with = "nullable::default_on_null")]
+    pub enforced: Vec<String>,
+    /// Each guarantee this host cannot give, and why.
+    #[serde(default, deserialize_with = "nullable::default_on_null")]
+    pub missing: Vec<String>,
+}
+
 /// The whole `/system/info` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct GatewayInfo {
@@ -48,4 +66,7 @@ pub struct GatewayInfo {
     /// CPU architecture of the gateway's host, e.g. `x86_64`.
     #[serde(default, deserialize_with = "nullable::default_on_null")]
     pub arch: String,
+    /// How replicas are confined (ours: not in OpenFaaS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxInfo>,
 }

@@ -45,7 +45,7 @@ pub use function::{
     parse_function_ref, DeleteFunctionRequest, FunctionDeployment, FunctionResources,
     FunctionStatus, FunctionUsage,
 };
-pub use info::{GatewayInfo, ProviderInfo, VersionInfo};
+pub use info::{GatewayInfo, ProviderInfo, SandboxInfo, VersionInfo};
 pub use logs::{LogMessage, LogQueryError, LogRequest};
 pub use namespace::{NamespaceRequest, DEFAULT_NAMESPACE};
 pub use scale::ScaleServiceRequest;

@@ -142,6 +142,7 @@ fn gateway_info_shape() {
             release: "0.1.0".into(),
         },
         arch: "x86_64".into(),
+        sandbox: None,
     };
     let json = serde_json::to_string(&info).unwrap();
     assert_eq!(

@@ -12,5 +12,6 @@ pub(crate) async fn info(State(state): State<AppState>) -> Json<GatewayInfo> {
         provider: state.provider.info(),
         version: state.config.version.clone(),
         arch: std::env::consts::ARCH.to_owned(),
+        sandbox: state.provider.sandbox(),
     })
 }
