@@ -14,6 +14,8 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 { command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ]; } || need_apt+=(nats-server)
 # The MQTT connector's tests start a real mosquitto (scripts/mosquitto.sh).
 { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } || need_apt+=(mosquitto)
+# The process provider's sandbox (and faasd's attack tests) run replicas under bubblewrap.
+command -v bwrap >/dev/null 2>&1 || need_apt+=(bubblewrap)
 # The portal's test drives a real headless Chromium.
 { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } || need_apt+=(chromium)
 # One line per package installed, no service enabled or started.

@@ -48,14 +48,17 @@ impl CgroupLimits {
 /// What this host offers.
 #[derive(Debug)]
 pub(crate) enum Cgroups {
-    /// Unified hierarchy; `base` is `<server's cgroup>/rustfaas-<id>`.
-    V2 { base: PathBuf },
+    /// Unified hierarchy; `base` is `<server's cgroup>/rustfaas-<id>`; `pids` when the pids
+    /// controller is enabled too.
+    V2 { base: PathBuf, pids: bool },
     /// Legacy hierarchies; each field is `<server's cgroup in it>/rustfaas-<id>`.
     V1 {
         memory: PathBuf,
         cpu: PathBuf,
         /// Where `cpuacct.usage` is read (the `cpu` base when co-mounted).
         cpuacct: Option<PathBuf>,
+        /// The `pids` hierarchy's base, when one is mounted and writable.
+        pids: Option<PathBuf>,
     },
     /// Not usable; the text says why.
     Unavailable(String),
@@ -94,10 +97,20 @@ impl Cgroups {
         }
     }
 
+    /// Why a replica's number of processes cannot be limited, if it cannot.
+    pub(crate) fn pids_unavailable_reason(&self) -> Option<String> {
+        match self {
+            Cgroups::V2 { pids: true, .. } | Cgroups::V1 { pids: Some(_), .. } => None,
+            Cgroups::V2 { .. } => Some("cgroup v2: the pids controller is not available".into()),
+            Cgroups::V1 { .. } => Some("cgroup v1: no writable pids hierarchy".into()),
+            Cgroups::Unavailable(reason) => Some(reason.clone()),
+        }
+    }
+
     /// One line for the server log.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Cgroups::V2 { base } => format!("cgroup v2 at {}", base.display()),
+            Cgroups::V2 { base, .. } => format!("cgroup v2 at {}", base.display()),
             Cgroups::V1 { memory, cpu, .. } => {
                 format!("cgroup v1 at {} and {}", memory.display(), cpu.display())
             }
@@ -107,40 +120,48 @@ impl Cgroups {
 
     fn bases(&self) -> Vec<&Path> {
         match self {
-            Cgroups::V2 { base } => vec![base],
+            Cgroups::V2 { base, .. } => vec![base],
             Cgroups::V1 {
                 memory,
                 cpu,
                 cpuacct,
+                pids,
             } => {
                 let mut bases = vec![memory.as_path(), cpu.as_path()];
                 if let Some(acct) = cpuacct.as_deref().filter(|a| *a != cpu.as_path()) {
                     bases.push(acct);
                 }
+                bases.extend(pids.as_deref());
                 bases
             }
             Cgroups::Unavailable(_) => Vec::new(),
         }
     }
 
-    /// Creates a replica's cgroup with its limits.
+    /// Creates a replica's cgroup with its limits; `max_pids` where a pids controller exists.
     pub(crate) fn create_replica(
         &self,
         namespace: &str,
         name: &str,
         instance: &str,
         limits: CgroupLimits,
+        max_pids: Option<u64>,
     ) -> Result<ReplicaCgroup, String> {
         let relative = Path::new(namespace).join(name).join(instance);
         match self {
             Cgroups::Unavailable(reason) => Err(reason.clone()),
-            Cgroups::V2 { base } => {
+            Cgroups::V2 { base, pids } => {
+                let controllers = if *pids {
+                    "+memory +cpu +pids"
+                } else {
+                    "+memory +cpu"
+                };
                 // Controllers must be enabled at every level above the replica.
                 let mut dir = base.clone();
                 for part in [namespace, name] {
                     dir.push(part);
                     make_dir(&dir)?;
-                    write(&dir.join("cgroup.subtree_control"), "+memory +cpu")?;
+                    write(&dir.join("cgroup.subtree_control"), controllers)?;
                 }
                 let dir = base.join(&relative);
                 make_dir(&dir)?;
@@ -151,9 +172,14 @@ impl Cgroups {
                     let quota = cpu_quota_us(millis);
                     write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
                 }
+                if let (true, Some(max)) = (*pids, max_pids) {
+                    write(&dir.join("pids.max"), &max.to_string())?;
+                }
                 Ok(ReplicaCgroup { dirs: vec![dir] })
             }
-            Cgroups::V1 { memory, cpu, .. } => {
+            Cgroups::V1 {
+                memory, cpu, pids, ..
+            } => {
                 let dirs: Vec<PathBuf> = self.bases().iter().map(|b| b.join(&relative)).collect();
                 for dir in &dirs {
                     make_dir(dir)?;
@@ -175,6 +201,9 @@ impl Cgroups {
                         &cpu_dir.join("cpu.cfs_quota_us"),
                         &cpu_quota_us(millis).to_string(),
                     )?;
+                }
+                if let (Some(pids), Some(max)) = (pids, max_pids) {
+                    write(&pids.join(&relative).join("pids.max"), &max.to_string())?;
                 }
                 Ok(ReplicaCgroup { dirs })
             }
@@ -211,7 +240,7 @@ impl Cgroups {
         let relative = Path::new(namespace).join(name);
         match self {
             Cgroups::Unavailable(_) => None,
-            Cgroups::V2 { base } => {
+            Cgroups::V2 { base, .. } => {
                 let dir = base.join(&relative);
                 let cpu_usec = read_keyed(&dir.join("cpu.stat"), "usage_usec").unwrap_or(0);
                 let current = read_number(&dir.join("memory.current")).unwrap_or(0);
@@ -225,6 +254,7 @@ impl Cgroups {
                 memory,
                 cpu,
                 cpuacct,
+                ..
             } => {
                 let acct = cpuacct.as_deref().unwrap_or(cpu);
                 let cpu_ns = read_number(&acct.join(&relative).join("cpuacct.usage")).unwrap_or(0);
@@ -482,14 +512,20 @@ fn try_v2(
             available
         ));
     }
-    write(&own_dir.join("cgroup.subtree_control"), "+memory +cpu").map_err(|e| {
+    let pids = available.contains(&"pids");
+    let controllers = if pids {
+        "+memory +cpu +pids"
+    } else {
+        "+memory +cpu"
+    };
+    write(&own_dir.join("cgroup.subtree_control"), controllers).map_err(|e| {
         format!("cgroup v2: {e} (the server's cgroup must delegate controllers: run it in a cgroup whose own processes live in a leaf)")
     })?;
     let base = own_dir.join(base_name);
     make_dir(&base).map_err(|e| format!("cgroup v2: {e}"))?;
-    write(&base.join("cgroup.subtree_control"), "+memory +cpu")
+    write(&base.join("cgroup.subtree_control"), controllers)
         .map_err(|e| format!("cgroup v2: {e}"))?;
-    Ok(Cgroups::V2 { base })
+    Ok(Cgroups::V2 { base, pids })
 }
 
 fn try_v1(
@@ -523,10 +559,14 @@ fn try_v1(
     } else {
         base_for("cpuacct").ok()
     };
+    let pids = base_for("pids")
+        .ok()
+        .filter(|base| base.join("pids.max").exists());
     Ok(Cgroups::V1 {
         memory,
         cpu,
         cpuacct,
+        pids,
     })
 }
 

@@ -25,6 +25,21 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<(
     sync_dir(dir)
 }
 
+/// Writes a replica's copy of a secret: mode 0400, owned by whoever owns `dir` (the
+/// function's own uid in a sandbox), replaced atomically so a reader sees old or new.
+pub(crate) fn write_secret_copy(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let owner = fs::metadata(dir)?.uid();
+    let mut file = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(fs::Permissions::from_mode(0o400))
+        .tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    std::os::unix::fs::fchown(file.as_file(), Some(owner), Some(owner))?;
+    file.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Serializes `value` as pretty JSON and writes it atomically with mode 0600.
 pub(crate) fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;

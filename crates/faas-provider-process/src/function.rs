@@ -19,6 +19,9 @@ use faas_provider::ReplicaEndpoint;
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Annotation telling that `limits` are not enforced, and why.
 pub const LIMITS_ANNOTATION: &str = "com.openfaas.limits";
+/// Set on a function's status when its replicas lack some of the sandbox's guarantees:
+/// `not enforced: <what, and why>`.
+pub const SANDBOX_ANNOTATION: &str = "com.rustfaas.sandbox";
 /// Shortest interval over which CPU use is averaged.
 const MIN_CPU_SAMPLE: Duration = Duration::from_millis(500);
 
@@ -216,6 +219,15 @@ impl Function {
                         format!("not enforced: {reason}"),
                     );
             }
+        }
+        if let Some(missing) = self.runtime.sandbox.missing_summary() {
+            status
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(
+                    SANDBOX_ANNOTATION.to_owned(),
+                    format!("not enforced: {missing}"),
+                );
         }
         status.replicas = record.replicas;
         status.available_replicas = state.slots.iter().filter(|s| s.is_ready()).count() as u64;

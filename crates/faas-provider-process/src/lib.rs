@@ -27,6 +27,7 @@ mod quantity;
 mod records;
 mod replica;
 mod runtime;
+mod sandbox;
 mod secrets;
 
 use std::collections::{BTreeMap, HashSet};
@@ -53,11 +54,13 @@ use self::package::{PackagePin, PackageStore, StoreState};
 use self::records::{FunctionRecord, Namespaces};
 use self::replica::LaunchSpec;
 use self::runtime::{lock, Runtime};
+use self::sandbox::Sandbox;
 use self::secrets::SecretStore;
 use faas_provider::ProviderError;
 use faas_provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};
 
-pub use self::function::LIMITS_ANNOTATION;
+pub use self::function::{LIMITS_ANNOTATION, SANDBOX_ANNOTATION};
+pub use self::sandbox::{parse_uid_range, SandboxConfig, SandboxMode};
 
 /// How long [`Provider::shutdown`] lets replicas drain before killing them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -82,6 +85,8 @@ pub struct ProcessConfig {
     pub log_max_bytes: u64,
     /// Packages no deployment pins are deleted after this long.
     pub package_grace: Duration,
+    /// How replicas are confined.
+    pub sandbox: SandboxConfig,
 }
 
 /// One replica as [`ProcessProvider::replicas`] describes it (diagnostics and tests).
@@ -138,12 +143,16 @@ impl std::fmt::Debug for ProcessProvider {
 impl ProcessProvider {
     /// Opens the state under `data_dir`: reaps replicas left by a previous run (even after
     /// `kill -9` of the server), then restores every function at its desired replica count.
-    pub async fn open(config: ProcessConfig) -> Result<Arc<ProcessProvider>, ProviderError> {
+    pub async fn open(mut config: ProcessConfig) -> Result<Arc<ProcessProvider>, ProviderError> {
         if !config.watchdog_path.is_file() {
             return Err(ProviderError::Internal(format!(
                 "the watchdog binary {} does not exist",
                 config.watchdog_path.display()
             )));
+        }
+        // Replicas start in other directories (and sandboxes mount it by its full path).
+        if let Ok(absolute) = config.watchdog_path.canonicalize() {
+            config.watchdog_path = absolute;
         }
         let data_dir = config.data_dir.canonicalize().map_err(|e| {
             ProviderError::Internal(format!(
@@ -167,6 +176,22 @@ impl ProcessProvider {
             hex::encode(&Sha256::digest(data_dir.as_os_str().as_encoded_bytes())[..6]);
         let cgroups = Cgroups::detect(&provider_id);
         tracing::info!("process provider: {}", cgroups.describe());
+        let is_root = nix::unistd::geteuid().is_root();
+        let sandbox = Sandbox::detect(
+            &config.sandbox,
+            is_root,
+            &cgroups,
+            &config.watchdog_path,
+            &provider_id,
+        )
+        .await
+        .map_err(ProviderError::Unavailable)?;
+        for guarantee in &sandbox.info().enforced {
+            tracing::info!("sandbox: {guarantee}");
+        }
+        for missing in &sandbox.info().missing {
+            tracing::warn!("sandbox: NOT enforced: {missing}");
+        }
 
         reap(&layout, &provider_id, &cgroups).await;
 
@@ -184,8 +209,9 @@ impl ProcessProvider {
             provider_id,
             host_env,
             cgroups,
+            sandbox,
             secrets,
-            nix::unistd::geteuid().is_root(),
+            is_root,
             lock_file,
         ));
 
@@ -817,7 +843,7 @@ impl Provider for ProcessProvider {
             }
             for dir in function.secret_dirs(&secret.name) {
                 if dir.is_dir() {
-                    if let Err(e) = fsutil::write_atomic(&dir.join(&secret.name), &value, 0o400) {
+                    if let Err(e) = fsutil::write_secret_copy(&dir, &secret.name, &value) {
                         tracing::warn!("cannot refresh secret in {}: {e}", dir.display());
                     }
                 }
@@ -955,6 +981,10 @@ impl Provider for ProcessProvider {
             },
             orchestration: "process".to_owned(),
         }
+    }
+
+    fn sandbox(&self) -> Option<faas_types::SandboxInfo> {
+        Some(self.runtime.sandbox.info().clone())
     }
 
     async fn shutdown(&self) {

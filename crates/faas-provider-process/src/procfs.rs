@@ -19,6 +19,7 @@ pub(crate) const MARKER_VAR: &str = "RUSTFAAS_REPLICA";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProcStat {
     pub(crate) state: char,
+    pub(crate) ppid: i32,
     pub(crate) pgid: i32,
     /// Clock ticks since boot when the process started (field 22).
     pub(crate) start_time: u64,
@@ -36,6 +37,7 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     Some(ProcStat {
         state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
         pgid: fields.get(2)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
     })
@@ -83,6 +85,42 @@ pub(crate) fn marked_processes(matches: impl Fn(&str) -> bool) -> Vec<i32> {
         }
     }
     found
+}
+
+/// Pids of `parent`'s children (one pass over `/proc`).
+pub(crate) fn children(parent: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| stat(pid).is_some_and(|s| s.ppid == parent))
+        .collect()
+}
+
+/// The inode of the socket listening on `127.0.0.1:port` (from `/proc/net/tcp`).
+pub(crate) fn loopback_listener_inode(port: u16) -> Option<u64> {
+    let table = fs::read_to_string("/proc/net/tcp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // local_address, state 0A = LISTEN, inode is the tenth field.
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+            .then(|| fields.get(9)?.parse().ok())
+            .flatten()
+    })
+}
+
+/// Whether process `pid` has the socket `inode` open.
+pub(crate) fn holds_socket(pid: i32, inode: u64) -> bool {
+    let wanted = format!("socket:[{inode}]");
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    entries.flatten().any(|fd| {
+        fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == wanted.as_str())
+    })
 }
 
 /// SIGKILLs every process whose marker satisfies `matches`, with its process group when it

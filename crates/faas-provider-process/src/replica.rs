@@ -26,6 +26,7 @@ use super::logs::{FunctionLog, LineSplitter};
 use super::package::PackagePin;
 use super::procfs::{self, MARKER_VAR};
 use super::runtime::{lock, Runtime};
+use super::sandbox::{self, ReplicaMounts};
 
 /// First restart delay; doubles up to [`BACKOFF_MAX`].
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -260,7 +261,18 @@ async fn run_once(
 ) -> Outcome {
     let spec = &slot.spec;
     let dir = slot.dir(runtime);
-    if let Err(e) = prepare_dir(runtime, spec, &dir, log, &slot.instance) {
+    let sandboxed = runtime.sandbox.is_active();
+    let uid = if sandboxed {
+        match runtime.sandbox.uid_for(&spec.namespace, &spec.name) {
+            Ok(uid) => Some(uid),
+            Err(e) => return Outcome::Failed(e),
+        }
+    } else {
+        None
+    };
+    // Files the function must own: only when the server hands out uids (as root).
+    let owner = uid.filter(|_| runtime.sandbox.assigns_uids());
+    if let Err(e) = prepare_dir(runtime, spec, &dir, log, &slot.instance, owner) {
         return Outcome::Failed(format!("cannot prepare {}: {e}", dir.display()));
     }
     let workdir = match &spec.package {
@@ -291,14 +303,16 @@ async fn run_once(
         None
     };
     let marker = runtime.marker(&spec.namespace, &spec.name, &slot.instance);
-    let env = replica_env(runtime, spec, &dir, port, upstream_port, &marker);
+    let env = replica_env(runtime, spec, &dir, port, upstream_port, &marker, uid);
 
     if cgroup.is_none() && runtime.cgroups.unavailable_reason().is_none() {
+        let max_pids = runtime.sandbox.max_pids();
         match runtime.cgroups.create_replica(
             &spec.namespace,
             &spec.name,
             &slot.instance,
             spec.limits,
+            max_pids,
         ) {
             Ok(group) => {
                 slot.update(|s| {
@@ -311,34 +325,34 @@ async fn run_once(
         }
     }
 
-    let mut command = tokio::process::Command::new(&runtime.config.watchdog_path);
-    command
-        .env_clear()
-        .envs(env)
-        .current_dir(&workdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => {
-            return Outcome::Failed(format!(
-                "cannot start {}: {e}",
-                runtime.config.watchdog_path.display()
-            ))
-        }
+    let (mut child, pid, init) = match spawn(runtime, slot, &dir, &workdir, env, uid, log) {
+        Ok((child, pid, gate)) => match gate {
+            // Sandboxed: bwrap waits on its gate until the sandbox's init is in the cgroup.
+            Some(gate) => match sandbox::sandbox_init(pid).await {
+                Ok(init) => {
+                    // bwrap itself too, so the replica's pid is found in its cgroup.
+                    join_cgroup(slot, log, cgroup.as_ref(), pid);
+                    join_cgroup(slot, log, cgroup.as_ref(), init);
+                    if let Err(e) = open_gate(gate) {
+                        procfs::sigkill_tree(pid);
+                        return Outcome::Failed(format!("cannot start the sandbox: {e}"));
+                    }
+                    (child, pid, Some(init))
+                }
+                Err(e) => {
+                    procfs::sigkill_tree(pid);
+                    return Outcome::Failed(e);
+                }
+            },
+            None => {
+                join_cgroup(slot, log, cgroup.as_ref(), pid);
+                (child, pid, None)
+            }
+        },
+        Err(e) => return Outcome::Failed(e),
     };
-    let Some(pid) = child.id() else {
-        return Outcome::Failed("the watchdog exited at once".into());
-    };
-    let pid_i32 = i32::try_from(pid).unwrap_or(0);
-    if let Some(group) = cgroup.as_ref() {
-        if let Err(e) = Cgroups::add_process(group, pid) {
-            cgroup_failed(slot, log, e);
-        }
-    }
+    let pid_i32 = pid;
+    let pid = u32::try_from(pid).unwrap_or(0);
     if let Some(start) = procfs::start_time(pid_i32) {
         let pid_file = dir.join("pid");
         if let Err(e) = std::fs::write(&pid_file, procfs::pid_file_content(pid_i32, start)) {
@@ -350,12 +364,6 @@ async fn run_once(
         s.pid = Some(pid);
         s.address = Some(address);
     });
-    if let Some(stdout) = child.stdout.take() {
-        tokio::spawn(relay(stdout, log.clone(), slot.instance.clone()));
-    }
-    if let Some(stderr) = child.stderr.take() {
-        tokio::spawn(relay(stderr, log.clone(), slot.instance.clone()));
-    }
 
     // Starting: probe often until healthy.
     let started = Instant::now();
@@ -363,7 +371,7 @@ async fn run_once(
         let pause = health::startup_poll_interval(started.elapsed());
         tokio::select! {
             grace = wait_stop(stop_rx) => {
-                terminate(&mut child, pid_i32, grace, stop_rx, &marker).await;
+                terminate(&mut child, pid_i32, init, grace, stop_rx, &marker).await;
                 return Outcome::Stopped;
             }
             status = child.wait() => {
@@ -376,7 +384,18 @@ async fn run_once(
             _ = tokio::time::sleep(pause) => {}
         }
         if health::probe(address, PROBE_TIMEOUT).await {
-            break;
+            match init {
+                Some(init) if !sandbox_holds_port(init, port) => {
+                    procfs::sigkill_tree(pid_i32);
+                    procfs::sigkill_tree(init);
+                    let _ = child.wait().await;
+                    kill_leftovers(&marker).await;
+                    return Outcome::Failed(format!(
+                        "port {port} answers, but not from this replica's watchdog (another process holds it)"
+                    ));
+                }
+                _ => break,
+            }
         }
         if started.elapsed() >= runtime.config.ready_timeout {
             procfs::sigkill_tree(pid_i32);
@@ -395,7 +414,7 @@ async fn run_once(
     loop {
         tokio::select! {
             grace = wait_stop(stop_rx) => {
-                terminate(&mut child, pid_i32, grace, stop_rx, &marker).await;
+                terminate(&mut child, pid_i32, init, grace, stop_rx, &marker).await;
                 return Outcome::Stopped;
             }
             status = child.wait() => {
@@ -424,6 +443,96 @@ async fn run_once(
     }
 }
 
+/// Starts the watchdog: directly, or under bwrap in the replica's sandbox. Returns the child,
+/// its pid and, sandboxed, the gate bwrap waits on before it starts the watchdog.
+fn spawn(
+    runtime: &Runtime,
+    slot: &Slot,
+    dir: &Path,
+    workdir: &Path,
+    env: BTreeMap<String, String>,
+    uid: Option<u32>,
+    log: &Arc<FunctionLog>,
+) -> Result<(Child, i32, Option<std::os::unix::net::UnixStream>), String> {
+    let watchdog = &runtime.config.watchdog_path;
+    let (tmp, home, secrets) = (dir.join("tmp"), dir.join("home"), dir.join("secrets"));
+    let mounts = ReplicaMounts {
+        tmp: &tmp,
+        home: &home,
+        secrets: &secrets,
+        package: slot.spec.package.as_ref().map(|(_, path)| path.as_path()),
+    };
+    let sandboxed = uid.and_then(|uid| {
+        runtime
+            .sandbox
+            .command(watchdog, &mounts, uid, &slot.instance)
+    });
+    let (mut command, gate) = match sandboxed {
+        Some(mut command) => {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| format!("cannot make the sandbox's gate: {e}"))?;
+            command
+                .current_dir("/")
+                .stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs)));
+            (command, Some(ours))
+        }
+        None => {
+            let mut command = tokio::process::Command::new(watchdog);
+            command.current_dir(workdir).stdin(Stdio::null());
+            (command, None)
+        }
+    };
+    command
+        .env_clear()
+        .envs(env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", watchdog.display()))?;
+    // From the start: bwrap's own complaints belong in the function log too.
+    if let Some(stdout) = child.stdout.take() {
+        tokio::spawn(relay(stdout, log.clone(), slot.instance.clone()));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        tokio::spawn(relay(stderr, log.clone(), slot.instance.clone()));
+    }
+    // Our copy of the gate's other end must go, so bwrap sees it close if we die.
+    drop(command);
+    let pid = child
+        .id()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .ok_or("the watchdog exited at once")?;
+    Ok((child, pid, gate))
+}
+
+/// Lets a sandbox waiting on its gate go on to start the watchdog.
+fn open_gate(mut gate: std::os::unix::net::UnixStream) -> std::io::Result<()> {
+    use std::io::Write;
+    gate.write_all(b"1")
+}
+
+fn join_cgroup(slot: &Slot, log: &FunctionLog, cgroup: Option<&ReplicaCgroup>, pid: i32) {
+    if let Some(group) = cgroup {
+        if let Err(e) = Cgroups::add_process(group, u32::try_from(pid).unwrap_or(0)) {
+            cgroup_failed(slot, log, e);
+        }
+    }
+}
+
+/// Whether the socket listening on the replica's port belongs to the watchdog in its
+/// sandbox (a child of the sandbox's init), not to a process that bound it first.
+fn sandbox_holds_port(init: i32, port: u16) -> bool {
+    let Some(inode) = procfs::loopback_listener_inode(port) else {
+        return false;
+    };
+    procfs::children(init)
+        .into_iter()
+        .any(|pid| procfs::holds_socket(pid, inode))
+}
+
 fn cgroup_failed(slot: &Slot, log: &FunctionLog, reason: String) {
     tracing::warn!(
         function = %slot.spec.name, instance = %slot.instance,
@@ -445,16 +554,29 @@ fn prepare_dir(
     dir: &Path,
     log: &FunctionLog,
     instance: &str,
+    owner: Option<u32>,
 ) -> std::io::Result<()> {
     fsutil::create_dir_with_mode(dir, 0o700)?;
-    let tmp = dir.join("tmp");
-    fsutil::remove_dir_all_if_exists(&tmp)?;
-    fsutil::create_dir_with_mode(&tmp, 0o700)?;
+    // The home is the working directory of host images: bwrap, root without
+    // CAP_DAC_OVERRIDE by then, must be able to enter it (0711; no one else sees the path).
+    for (fresh, mode) in [("tmp", 0o700), ("home", 0o711)] {
+        let path = dir.join(fresh);
+        fsutil::remove_dir_all_if_exists(&path)?;
+        fsutil::create_dir_with_mode(&path, 0o700)?;
+        std::os::unix::fs::chown(&path, owner, owner)?;
+        fsutil::create_dir_with_mode(&path, mode)?;
+    }
     let secrets = dir.join("secrets");
+    fsutil::remove_dir_all_if_exists(&secrets)?;
     fsutil::create_dir_with_mode(&secrets, 0o700)?;
+    if owner.is_some() {
+        // The function's own: it may read, never change them.
+        std::os::unix::fs::chown(&secrets, owner, owner)?;
+        fsutil::create_dir_with_mode(&secrets, 0o500)?;
+    }
     for name in &spec.secrets {
         match runtime.secrets.read(&spec.namespace, name) {
-            Ok(value) => fsutil::write_atomic(&secrets.join(name), &value, 0o400)?,
+            Ok(value) => fsutil::write_secret_copy(&secrets, name, &value)?,
             Err(e) => log.append(
                 instance,
                 &format!("rustfaas: secret {name} is missing ({e}); starting without it"),
@@ -474,28 +596,56 @@ fn replica_env(
     port: u16,
     upstream_port: Option<u16>,
     marker: &str,
+    sandbox_uid: Option<u32>,
 ) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert("PATH".to_owned(), DEFAULT_PATH.to_owned());
     for (name, value) in &runtime.host_env {
-        env.insert(name.clone(), value.clone());
+        // The server's PATH names directories a sandbox does not have.
+        if !(sandbox_uid.is_some() && name == "PATH") {
+            env.insert(name.clone(), value.clone());
+        }
     }
-    env.insert("HOME".to_owned(), dir.display().to_string());
-    env.insert("TMPDIR".to_owned(), dir.join("tmp").display().to_string());
+    let (home, tmp, secrets) = match sandbox_uid {
+        Some(_) => (
+            sandbox::HOME_DIR.to_owned(),
+            "/tmp".to_owned(),
+            sandbox::SECRETS_DIR.to_owned(),
+        ),
+        None => (
+            dir.display().to_string(),
+            dir.join("tmp").display().to_string(),
+            dir.join("secrets").display().to_string(),
+        ),
+    };
+    env.insert("HOME".to_owned(), home);
+    env.insert("TMPDIR".to_owned(), tmp);
     env.insert(
         "healthcheck_interval".to_owned(),
         DEFAULT_HEALTHCHECK_INTERVAL.to_owned(),
     );
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-    let secrets = dir.join("secrets").display().to_string();
     env.insert("port".to_owned(), port.to_string());
     env.insert("bind_address".to_owned(), "127.0.0.1".to_owned());
     env.insert("metrics_port".to_owned(), "off".to_owned());
     env.insert("die_with_parent".to_owned(), "true".to_owned());
     env.insert("secret_mount_path".to_owned(), secrets.clone());
-    if runtime.is_root {
-        env.insert("secrets_bind_from".to_owned(), secrets);
+    match sandbox_uid {
+        Some(uid) => {
+            if runtime.sandbox.assigns_uids() {
+                env.insert("run_as_uid".to_owned(), uid.to_string());
+                env.insert("run_as_gid".to_owned(), uid.to_string());
+            }
+            env.insert(
+                "max_open_files".to_owned(),
+                runtime.sandbox.config().max_open_files.to_string(),
+            );
+        }
+        None if runtime.is_root => {
+            env.insert("secrets_bind_from".to_owned(), secrets);
+        }
+        None => {}
     }
     env.insert(MARKER_VAR.to_owned(), marker.to_owned());
     if let Some(upstream) = upstream_port {
@@ -525,17 +675,24 @@ async fn wait_stop(stop_rx: &mut watch::Receiver<Option<Duration>>) -> Duration 
 async fn terminate(
     child: &mut Child,
     pid: i32,
+    init: Option<i32>,
     grace: Duration,
     stop_rx: &mut watch::Receiver<Option<Duration>>,
     marker: &str,
 ) {
-    procfs::sigterm(pid);
+    // In a sandbox the watchdog is the init's first child; bwrap does not pass SIGTERM on.
+    let watchdog = init.and_then(|init| procfs::children(init).into_iter().min());
+    procfs::sigterm(watchdog.unwrap_or(pid));
     let mut deadline = tokio::time::Instant::now() + grace;
     loop {
         tokio::select! {
             _ = child.wait() => break,
             _ = tokio::time::sleep_until(deadline) => {
                 procfs::sigkill_tree(pid);
+                if let Some(init) = init {
+                    // The whole PID namespace goes with its init.
+                    procfs::sigkill_tree(init);
+                }
                 let _ = child.wait().await;
                 break;
             }

@@ -13,6 +13,7 @@ use super::cgroup::Cgroups;
 use super::health::PortRegistry;
 use super::layout::Layout;
 use super::replica::Slot;
+use super::sandbox::Sandbox;
 use super::secrets::SecretStore;
 use super::ProcessConfig;
 
@@ -25,6 +26,7 @@ pub(crate) struct Runtime {
     /// The few server variables replicas inherit (PATH, LANG, LC_ALL), read once at open.
     pub(crate) host_env: Vec<(String, String)>,
     pub(crate) cgroups: Cgroups,
+    pub(crate) sandbox: Sandbox,
     pub(crate) ports: PortRegistry,
     pub(crate) secrets: SecretStore,
     /// Replicas get `secrets_bind_from` only when the server runs as root.
@@ -60,6 +62,7 @@ impl Runtime {
         provider_id: String,
         host_env: Vec<(String, String)>,
         cgroups: Cgroups,
+        sandbox: Sandbox,
         secrets: SecretStore,
         is_root: bool,
         lock: nix::fcntl::Flock<std::fs::File>,
@@ -70,6 +73,7 @@ impl Runtime {
             provider_id,
             host_env,
             cgroups,
+            sandbox,
             ports: PortRegistry::default(),
             secrets,
             is_root,

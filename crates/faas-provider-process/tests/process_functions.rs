@@ -4,6 +4,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -138,7 +139,12 @@ async fn package_with_a_shell_script() {
         .unwrap();
     let (status, body) = h.call_function("hello", "world\n").await;
     assert_eq!(status, 200, "{body}");
-    let expected_dir = unpacked.canonicalize().unwrap();
+    // Sandboxed, the package is mounted read-only at /home/app/function.
+    let expected_dir = if h.provider.sandbox().is_some_and(|s| s.active) {
+        PathBuf::from("/home/app/function")
+    } else {
+        unpacked.canonicalize().unwrap()
+    };
     assert_eq!(
         body.trim(),
         format!("hello world from {}", expected_dir.display())

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
+use faas_provider_process::{parse_uid_range, SandboxConfig};
 use serde::Deserialize;
 
 use crate::limits::{LimitArgs, Limits, LimitsFile};
@@ -143,6 +144,23 @@ pub struct Args {
     pub threads: Option<usize>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Confine each replica (own uid, mount/PID namespaces, limits): `auto` (default: all the
+    /// host allows, saying what is missing), `required` (refuse to start without all of it),
+    /// `off`.
+    #[arg(long, env = "FAASD_SANDBOX")]
+    pub sandbox: Option<String>,
+    /// As root: the uids (and gids) handed to functions, one each, e.g. 200000-265535.
+    #[arg(long, env = "FAASD_SANDBOX_UIDS")]
+    pub sandbox_uids: Option<String>,
+    /// Most processes (and threads) one replica may have.
+    #[arg(long, env = "FAASD_SANDBOX_MAX_PIDS")]
+    pub sandbox_max_pids: Option<u64>,
+    /// Most open files per replica process.
+    #[arg(long, env = "FAASD_SANDBOX_MAX_OPEN_FILES")]
+    pub sandbox_max_open_files: Option<u64>,
+    /// The bubblewrap binary (default: bwrap in /usr/bin, /bin or PATH).
+    #[arg(long, env = "FAASD_SANDBOX_BWRAP")]
+    pub sandbox_bwrap: Option<PathBuf>,
 }
 
 /// The same settings as a TOML file.
@@ -186,6 +204,11 @@ pub struct FileConfig {
     pub mqtt_connector_topics: Option<String>,
     pub threads: Option<usize>,
     pub limits: Option<LimitsFile>,
+    pub sandbox: Option<String>,
+    pub sandbox_uids: Option<String>,
+    pub sandbox_max_pids: Option<u64>,
+    pub sandbox_max_open_files: Option<u64>,
+    pub sandbox_bwrap: Option<PathBuf>,
 }
 
 /// Everything faasd needs, resolved.
@@ -227,6 +250,8 @@ pub struct Config {
     pub threads: usize,
     /// The listener's timeouts and connection cap.
     pub limits: Limits,
+    /// How the process provider confines replicas.
+    pub sandbox: SandboxConfig,
 }
 
 /// Which queue backend holds asynchronous calls.
@@ -285,6 +310,8 @@ pub enum ConfigError {
     NoTopics(&'static str),
     #[error("prometheus_url={0:?} is not an http://host:port URL")]
     BadPrometheusUrl(String),
+    #[error("{0}")]
+    Sandbox(String),
     #[error("cannot find the fwatchdog binary next to faasd or on PATH; build it with `cargo build -p faas-watchdog` or set FAASD_WATCHDOG")]
     NoWatchdog,
 }
@@ -473,8 +500,52 @@ impl Config {
                 n => n,
             },
             limits: Limits::resolve(args.limits, file.limits)?,
+            sandbox: sandbox_config(
+                args.sandbox.or(file.sandbox),
+                args.sandbox_uids.or(file.sandbox_uids),
+                args.sandbox_max_pids.or(file.sandbox_max_pids),
+                args.sandbox_max_open_files.or(file.sandbox_max_open_files),
+                args.sandbox_bwrap.or(file.sandbox_bwrap),
+            )?,
         })
     }
+}
+
+/// The sandbox settings over their defaults.
+fn sandbox_config(
+    mode: Option<String>,
+    uids: Option<String>,
+    max_pids: Option<u64>,
+    max_open_files: Option<u64>,
+    bwrap: Option<PathBuf>,
+) -> Result<SandboxConfig, ConfigError> {
+    let mut config = SandboxConfig {
+        bwrap,
+        ..SandboxConfig::default()
+    };
+    if let Some(mode) = mode {
+        config.mode = mode.parse().map_err(ConfigError::Sandbox)?;
+    }
+    if let Some(uids) = uids {
+        config.uids = parse_uid_range(&uids).map_err(ConfigError::Sandbox)?;
+    }
+    if let Some(max) = max_pids {
+        if max < 8 {
+            return Err(ConfigError::Sandbox(format!(
+                "sandbox_max_pids={max}: a replica needs at least 8"
+            )));
+        }
+        config.max_pids = max;
+    }
+    if let Some(max) = max_open_files {
+        if max < 64 {
+            return Err(ConfigError::Sandbox(format!(
+                "sandbox_max_open_files={max}: a replica needs at least 64"
+            )));
+        }
+        config.max_open_files = max;
+    }
+    Ok(config)
 }
 
 /// Half the cores this process may run on, at least one.
@@ -577,6 +648,40 @@ mod tests {
         assert_eq!(config.listen.port(), 7000);
         assert_eq!(config.upstream_timeout, Duration::from_secs(5));
         assert!(!config.auth);
+    }
+
+    #[test]
+    fn sandbox_settings() {
+        let config = Config::resolve(args(&[])).unwrap();
+        assert_eq!(config.sandbox, SandboxConfig::default());
+        let config = Config::resolve(args(&[
+            "--sandbox",
+            "required",
+            "--sandbox-uids",
+            "300000-300999",
+            "--sandbox-max-pids",
+            "64",
+            "--sandbox-max-open-files",
+            "256",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.sandbox.mode,
+            faas_provider_process::SandboxMode::Required
+        );
+        assert_eq!(config.sandbox.uids, (300_000, 300_999));
+        assert_eq!(config.sandbox.max_pids, 64);
+        assert_eq!(config.sandbox.max_open_files, 256);
+        for bad in [
+            &["--sandbox", "maybe"][..],
+            &["--sandbox-uids", "0-100"],
+            &["--sandbox-uids", "5"],
+            &["--sandbox-max-pids", "2"],
+            &["--sandbox-max-open-files", "3"],
+        ] {
+            let err = Config::resolve(args(bad)).unwrap_err().to_string();
+            assert!(err.contains("sandbox") || err.contains("uid"), "{err}");
+        }
     }
 
     #[test]

@@ -215,6 +215,7 @@ async fn open_provider(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
             ready_timeout: Duration::from_secs(30),
             log_max_bytes: 10 * 1024 * 1024,
             package_grace: Duration::from_secs(3600),
+            sandbox: config.sandbox.clone(),
         })
         .await
         .context("cannot open the process provider")?,

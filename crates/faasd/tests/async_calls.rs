@@ -15,6 +15,7 @@ use axum::routing::post;
 use axum::Router;
 use common::Faasd;
 use reqwest::Method;
+use serde_json::json;
 
 /// One callback as received.
 #[derive(Debug, Clone)]
@@ -151,13 +152,25 @@ async fn failing_calls_are_retried_then_dead_lettered_and_can_be_replayed() {
             ("FAASD_QUEUE_RETRY_MAX_WAIT", "200ms"),
         ],
     );
-    // Fails until a marker file exists.
-    let marker = dir.path().join("healed");
-    let script = format!(
-        "sh -c 'test -e {} && cat || {{ echo broken; exit 1; }}'",
-        marker.display()
-    );
-    faasd.deploy_host("flaky", &script).await;
+    // Fails until its secret says it is healed (a sandboxed function sees no file of the
+    // test's; a secret update reaches its running replica in place).
+    let state = |value: &str| json!({"name": "flaky-state", "value": value});
+    let created = faasd
+        .api(Method::POST, "/system/secrets")
+        .json(&state("broken"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    faasd
+        .deploy_accepted(json!({
+            "service": "flaky",
+            "image": "functions/alpine:latest",
+            "envProcess": "sh -c 'grep -q healed \"$secret_mount_path/flaky-state\" && cat || { echo broken; exit 1; }'",
+            "secrets": ["flaky-state"],
+        }))
+        .await;
+    faasd.wait_replicas("flaky", 1).await;
 
     let response = async_call(&faasd, "flaky", "payload", &receiver.url()).await;
     assert_eq!(response.status(), 202);
@@ -189,7 +202,13 @@ async fn failing_calls_are_retried_then_dead_lettered_and_can_be_replayed() {
     assert_eq!(list[0]["call"]["id"], id.as_str());
     assert!(faasd.logs().len() < 10_000_000);
 
-    std::fs::write(&marker, "").unwrap();
+    let healed = faasd
+        .api(Method::PUT, "/system/secrets")
+        .json(&state("healed"))
+        .send()
+        .await
+        .unwrap();
+    assert!(healed.status().is_success());
     let replayed = faasd
         .api(
             Method::POST,

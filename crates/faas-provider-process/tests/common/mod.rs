@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use faas_provider::{Provider, ReplicaEndpoint};
-use faas_provider_process::{ProcessConfig, ProcessProvider};
+use faas_provider_process::{ProcessConfig, ProcessProvider, SandboxConfig};
 use faas_types::FunctionDeployment;
 use tempfile::TempDir;
 
@@ -64,6 +64,7 @@ pub fn config(data_dir: &Path) -> ProcessConfig {
         ready_timeout: Duration::from_secs(10),
         log_max_bytes: 1 << 20,
         package_grace: Duration::from_secs(60),
+        sandbox: SandboxConfig::default(),
     }
 }
 

@@ -231,22 +231,31 @@ impl Faasd {
         self.wait_replicas(name, 1).await;
     }
 
-    /// Deploys `name` with `annotations` as a classic function that appends a line
-    /// `$Http_X_Topic $Http_X_Connector <body>` to `record` (what connector tests check), and
-    /// waits until it has a ready replica.
+    /// Deploys `name` with `annotations` as a classic function that records a line
+    /// `$Http_X_Topic $Http_X_Connector <body>` per call (what connector tests check), and
+    /// waits until it has a ready replica. A sandboxed function cannot write the test's files:
+    /// it logs the line, and a task following the function's log appends it to `record`.
     pub async fn deploy_recorder(&self, name: &str, annotations: Value, record: &Path) {
-        let fprocess = format!(
-            "sh -c 'echo \"$Http_X_Topic $Http_X_Connector $(cat)\" >> {}'",
-            record.display()
-        );
+        let fprocess = "sh -c 'echo \"recorded: $Http_X_Topic $Http_X_Connector $(cat)\" >&2'";
         self.deploy_accepted(json!({
             "service": name,
             "image": "functions/alpine:latest",
             "envProcess": fprocess,
+            "envVars": {"combine_output": "false"},
             "annotations": annotations,
         }))
         .await;
         self.wait_replicas(name, 1).await;
+        let logs = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/system/logs?name={name}&follow=true"),
+            )
+            .send()
+            .await
+            .expect("follow the recorder's log");
+        assert_eq!(logs.status(), 200);
+        tokio::spawn(copy_recorded_lines(logs, record.to_path_buf()));
     }
 
     pub async fn status(&self, name: &str) -> Option<Value> {
@@ -343,6 +352,30 @@ impl Drop for Faasd {
     }
 }
 
+/// Appends the text after `recorded: ` of each log line to `record`, until the log ends.
+async fn copy_recorded_lines(mut logs: reqwest::Response, record: PathBuf) {
+    use std::io::Write;
+    let mut pending = Vec::new();
+    while let Ok(Some(chunk)) = logs.chunk().await {
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let Ok(message) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
+            let text = message["text"].as_str().unwrap_or_default();
+            if let Some((_, recorded)) = text.split_once("recorded: ") {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&record)
+                    .expect("open the record");
+                writeln!(file, "{recorded}").expect("write the record");
+            }
+        }
+    }
+}
+
 /// The lines a recorder function (see [`Faasd::deploy_recorder`]) wrote, trailing spaces cut.
 pub fn recorded(record: &Path) -> Vec<String> {
     std::fs::read_to_string(record)
@@ -370,14 +403,28 @@ pub fn replica_pids(parent: u32) -> Vec<u32> {
         };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         let ppid: u32 = fields.get(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-        if ppid == parent && head.ends_with("(fwatchdog") && fields.first() != Some(&"Z") {
+        // Sandboxed, the watchdog is faasd's great-grandchild: faasd -> bwrap -> bwrap's
+        // init -> fwatchdog.
+        let below = ppid == parent || {
+            let grandparent = parent_pid(ppid);
+            grandparent == Some(parent) || grandparent.and_then(parent_pid) == Some(parent)
+        };
+        if below && head.ends_with("(fwatchdog") && fields.first() != Some(&"Z") {
             pids.push(pid);
         }
     }
     pids
 }
 
-/// Every live fwatchdog process that reads its data from `data` (by its environment).
+/// The parent of a process.
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every live fwatchdog process that reads its data from `data` (by its environment, or
+/// sandboxed, by the command line of the bwrap that started it).
 pub fn replicas_of_data_dir(data: &Path) -> Vec<u32> {
     let needle = data.display().to_string();
     let mut pids = Vec::new();
@@ -402,7 +449,11 @@ pub fn replicas_of_data_dir(data: &Path) -> Vec<u32> {
             })
             .unwrap_or(false);
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        if state_ok && String::from_utf8_lossy(&environ).contains(&needle) {
+        let sandbox = parent_pid(pid)
+            .and_then(|parent| std::fs::read(format!("/proc/{parent}/cmdline")).ok())
+            .unwrap_or_default();
+        let mentions = |bytes: &[u8]| String::from_utf8_lossy(bytes).contains(&needle);
+        if state_ok && (mentions(&environ) || mentions(&sandbox)) {
             pids.push(pid);
         }
     }

@@ -1,0 +1,674 @@
+//! Hostile functions against a real faasd: each attack a function's code could make on the
+//! platform, its neighbours or its own limits (issue 11), and that it fails in the sandbox.
+//!
+//! The attacker is a classic function whose process is `sh`: the body of each call is the
+//! script it runs, its output (stdout and stderr) the answer. The victim is another function
+//! with a secret and a private environment variable. Run as root (as CI is), faasd hands out
+//! uids; as an ordinary user the tests that need root say so and check what the host allows.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{package, Faasd};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const SECRET_VALUE: &str = "victim-secret-9f3c27";
+const ENV_VALUE: &str = "victim-env-51ab90";
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// A faasd with a victim and an attacker deployed and ready.
+struct Arena {
+    faasd: Faasd,
+}
+
+impl Arena {
+    async fn start() -> Arena {
+        Arena::start_with(&[], json!({})).await
+    }
+
+    /// `attacker` is merged into the attacker's deployment (limits, envVars).
+    async fn start_with(env: &[(&str, &str)], attacker: Value) -> Arena {
+        let faasd = Faasd::start_with(env);
+        let info: Value = faasd
+            .api(Method::GET, "/system/info")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            info["sandbox"]["active"], true,
+            "the sandbox must be active (is bubblewrap installed? scripts/test.sh installs it): {info}"
+        );
+        let created = faasd
+            .api(Method::POST, "/system/secrets")
+            .json(&json!({"name": "victim-key", "value": SECRET_VALUE}))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "{}", created.status());
+        faasd
+            .deploy_accepted(json!({
+                "service": "victim",
+                "image": "functions/alpine:latest",
+                "envProcess": "sh",
+                "secrets": ["victim-key"],
+                "envVars": {"VICTIM_ENV": ENV_VALUE},
+            }))
+            .await;
+        let mut deployment = json!({
+            "service": "attacker",
+            "image": "functions/alpine:latest",
+            "envProcess": "sh",
+        });
+        if let (Some(base), Some(extra)) = (deployment.as_object_mut(), attacker.as_object()) {
+            base.extend(extra.clone());
+        }
+        faasd.deploy_accepted(deployment).await;
+        faasd.wait_replicas("victim", 1).await;
+        faasd.wait_replicas("attacker", 1).await;
+        Arena { faasd }
+    }
+
+    /// Runs `script` as the attacker; returns its output.
+    async fn attack(&self, script: &str) -> String {
+        self.faasd.invoke("attacker", script).await.1
+    }
+
+    async fn victim(&self, script: &str) -> (u16, String) {
+        self.faasd.invoke("victim", script).await
+    }
+
+    fn data(&self) -> String {
+        self.faasd
+            .data
+            .canonicalize()
+            .unwrap()
+            .display()
+            .to_string()
+    }
+
+    /// The host pid of a function's watchdog: the fwatchdog below this faasd whose marker
+    /// variable names the function.
+    fn watchdog_pid(&self, function: &str) -> u32 {
+        descendants(self.faasd.pid())
+            .into_iter()
+            .find(|pid| {
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                comm.trim() == "fwatchdog"
+                    && String::from_utf8_lossy(&environ)
+                        .contains(&format!("/openfaas-fn/{function}/{function}-"))
+            })
+            .unwrap_or_else(|| panic!("no watchdog of {function} found"))
+    }
+
+    /// The loopback port a function's watchdog listens on.
+    fn watchdog_port(&self, function: &str) -> u16 {
+        let pid = self.watchdog_pid(function);
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        String::from_utf8_lossy(&environ)
+            .split('\0')
+            .find_map(|var| var.strip_prefix("port=")?.parse().ok())
+            .expect("port in the watchdog's environment")
+    }
+}
+
+fn find_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(find_files(&path, name));
+        } else if entry.file_name() == name {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `pid` and every process below it.
+fn descendants(pid: u32) -> Vec<u32> {
+    let all = all_pids();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|p| parent_of(**p) == Some(parent)));
+        i += 1;
+    }
+    found
+}
+
+/// Pids of processes whose command line contains `needle`.
+fn processes_running(needle: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .contains(needle)
+        })
+        .collect()
+}
+
+fn uid_of(pid: u32) -> u32 {
+    std::fs::metadata(format!("/proc/{pid}")).unwrap().uid()
+}
+
+#[tokio::test]
+async fn each_function_runs_as_its_own_unprivileged_user() {
+    let arena = Arena::start().await;
+    let attacker = arena.attack("id -u; id -g; id -G").await;
+    let (_, victim) = arena.victim("id -u").await;
+    let ids: Vec<&str> = attacker.split_whitespace().collect();
+    assert_eq!(ids.len(), 3, "{attacker}");
+    let faasd_uid = uid_of(arena.faasd.pid()).to_string();
+    assert_ne!(ids[0], "0", "the function runs as root");
+    assert_ne!(ids[0], faasd_uid, "the function runs as faasd's user");
+    assert_eq!(ids[0], ids[1], "its own group");
+    assert_eq!(ids[2], ids[1], "no supplementary groups");
+    if is_root() {
+        assert_ne!(ids[0], victim.trim(), "two functions share a uid");
+        // Seen from the host too, not only inside a user namespace.
+        assert_eq!(
+            uid_of(arena.watchdog_pid("attacker")).to_string(),
+            ids[0],
+            "the watchdog is not the function's uid on the host"
+        );
+    }
+    // no_new_privs and no capabilities.
+    let status = arena
+        .attack("grep -E 'NoNewPrivs|CapEff|CapPrm' /proc/self/status")
+        .await;
+    assert!(status.contains("NoNewPrivs:\t1"), "{status}");
+    assert!(status.contains("CapEff:\t0000000000000000"), "{status}");
+    assert!(status.contains("CapPrm:\t0000000000000000"), "{status}");
+}
+
+#[tokio::test]
+async fn the_admin_password_is_out_of_reach() {
+    let arena = Arena::start().await;
+    let data = arena.data();
+    let faasd_pid = arena.faasd.pid();
+    let out = arena
+        .attack(&format!(
+            "cat {data}/secrets/basic-auth-password; \
+             cat /proc/{faasd_pid}/root{data}/secrets/basic-auth-password; \
+             cat /proc/1/root{data}/secrets/basic-auth-password; \
+             ls -la {data}; \
+             ls -R /home /run /tmp /var 2>/dev/null | grep basic-auth; echo done"
+        ))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert!(
+        !out.contains(&arena.faasd.password),
+        "the attacker read the admin password: {out}"
+    );
+    assert!(!out.contains("basic-auth-user"), "{out}");
+}
+
+#[tokio::test]
+async fn another_functions_secret_is_out_of_reach_by_every_path() {
+    let arena = Arena::start().await;
+    // The victim reads its own, and it is its alone.
+    let (status, own) = arena.victim("cat /var/openfaas/secrets/victim-key").await;
+    assert_eq!((status, own.as_str()), (200, SECRET_VALUE));
+    let (_, listing) = arena
+        .victim("ls -ln /var/openfaas/secrets/victim-key; id -u")
+        .await;
+    assert!(listing.starts_with("-r--------"), "{listing}");
+    if is_root() {
+        let uid = listing.split_whitespace().last().unwrap();
+        assert_eq!(listing.split_whitespace().nth(2), Some(uid), "{listing}");
+    }
+
+    let data = arena.data();
+    let victim = arena.watchdog_pid("victim");
+    let out = arena
+        .attack(&format!(
+            "cat {data}/function-secrets/openfaas-fn/victim-key; \
+             cat {data}/run/openfaas-fn/victim/victim-1/secrets/victim-key; \
+             cat /proc/{victim}/root/var/openfaas/secrets/victim-key; \
+             for p in /proc/[0-9]*; do cat $p/root/var/openfaas/secrets/victim-key; done; \
+             cat /var/openfaas/secrets/victim-key; ls /var/openfaas/secrets; echo done"
+        ))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert!(
+        !out.contains(SECRET_VALUE),
+        "the attacker read the victim's secret: {out}"
+    );
+}
+
+#[tokio::test]
+async fn another_functions_environment_is_out_of_reach() {
+    let arena = Arena::start().await;
+    let (_, own) = arena.victim("echo $VICTIM_ENV").await;
+    assert_eq!(own.trim(), ENV_VALUE);
+    let victim = arena.watchdog_pid("victim");
+    let out = arena
+        .attack(&format!(
+            "cat /proc/{victim}/environ; \
+             for p in /proc/[0-9]*; do cat $p/environ; done | tr '\\0' '\\n'; echo; env; echo done"
+        ))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert!(
+        !out.contains(ENV_VALUE),
+        "the attacker read the victim's environment: {out}"
+    );
+    // A clean environment: none of faasd's variables, no host paths.
+    assert!(!out.contains("FAASD_"), "faasd's environment leaked: {out}");
+    assert!(!out.contains(&arena.data()), "a host path leaked: {out}");
+}
+
+#[tokio::test]
+async fn another_functions_code_and_its_own_are_read_only() {
+    let arena = Arena::start().await;
+    let archive = package(
+        &[(
+            "handler.sh",
+            "cat >/dev/null\necho original\n{ echo 'echo hacked' > ./handler.sh; } 2>/dev/null && echo 'wrote its own code'\nexit 0\n",
+            0o755,
+        )],
+        json!({"fprocess": "sh handler.sh"}),
+    );
+    let uploaded = arena
+        .faasd
+        .api(Method::PUT, "/system/packages/coded:1")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    arena
+        .faasd
+        .deploy_accepted(json!({"service": "coded", "image": "coded:1"}))
+        .await;
+    arena.faasd.wait_replicas("coded", 1).await;
+    assert_eq!(
+        arena.faasd.invoke("coded", "").await,
+        (200, "original\n".into())
+    );
+
+    let data = arena.data();
+    let coded = arena.watchdog_pid("coded");
+    let out = arena
+        .attack(&format!(
+            "echo 'echo hacked' > /proc/{coded}/cwd/handler.sh; \
+             for d in {data}/packages/unpacked/*; do echo 'echo hacked' > $d/handler.sh; done; \
+             for p in /proc/[0-9]*; do echo 'echo hacked' > $p/cwd/handler.sh; done; echo done"
+        ))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert_eq!(
+        arena.faasd.invoke("coded", "").await,
+        (200, "original\n".into())
+    );
+    for handler in find_files(&arena.faasd.data.join("packages/unpacked"), "handler.sh") {
+        let text = std::fs::read_to_string(&handler).unwrap();
+        assert!(
+            text.starts_with("cat >/dev/null"),
+            "{} was changed",
+            handler.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn siblings_and_faasd_cannot_be_signalled() {
+    let arena = Arena::start().await;
+    let faasd_pid = arena.faasd.pid();
+    let victim = arena.watchdog_pid("victim");
+    let victim_outer = descendants(faasd_pid)
+        .into_iter()
+        .find(|pid| descendants(*pid).contains(&victim) && *pid != faasd_pid)
+        .unwrap();
+    // `kill -9 -1` also kills the attacker's own replica; its answer may not arrive.
+    let _ = arena
+        .attack(&format!(
+            "kill -9 {faasd_pid}; kill -9 {victim}; kill -9 {victim_outer}; kill -KILL -1; echo done"
+        ))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        common::raw_status(arena.faasd.port, "/healthz"),
+        Some(200),
+        "faasd was killed"
+    );
+    assert!(
+        Path::new(&format!("/proc/{victim}")).exists(),
+        "the victim's watchdog was killed"
+    );
+    assert_eq!(arena.victim("echo alive").await, (200, "alive\n".into()));
+    // The view from inside: its own processes only.
+    let out = arena
+        .attack("ls -d /proc/[0-9]* | wc -l; cat /proc/1/cmdline | tr '\\0' ' '")
+        .await;
+    let count: usize = out.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(count < 10, "the attacker sees {count} processes: {out}");
+    assert!(!out.contains("faasd"), "{out}");
+}
+
+#[tokio::test]
+async fn faasds_port_and_a_replicas_endpoint_cannot_be_taken() {
+    let arena = Arena::start().await;
+    let ports = [arena.faasd.port, arena.watchdog_port("victim")];
+    let script = format!(
+        r#"python3 - <<'EOF'
+import socket
+for port in {ports:?}:
+    for reuse in (False, True):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            s.bind(('127.0.0.1', port)); s.listen(); print('bound', port)
+        except OSError as e:
+            print('refused', port, e.errno)
+print('done')
+EOF
+"#
+    );
+    let out = arena.attack(&script).await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert!(
+        !out.contains("bound"),
+        "the attacker bound a platform port: {out}"
+    );
+    assert_eq!(arena.victim("echo alive").await, (200, "alive\n".into()));
+}
+
+/// The cgroup directory (memory hierarchy) a process is in, on the host.
+fn memory_cgroup_of(pid: u32) -> PathBuf {
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let path = membership
+        .lines()
+        .find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "memory")
+                .then(|| path.to_owned())
+        })
+        .expect("memory cgroup (v1) membership");
+    let suffix = &path[path.find("rustfaas-").expect("a rustfaas cgroup")..];
+    let mut stack = vec![PathBuf::from("/sys/fs/cgroup/memory")];
+    while let Some(dir) = stack.pop() {
+        if dir.ends_with(suffix) {
+            return dir;
+        }
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            stack.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+    }
+    panic!("cgroup {suffix} not found")
+}
+
+#[tokio::test]
+async fn cgroup_limits_cannot_be_raised_or_escaped() {
+    if !is_root() || !Path::new("/sys/fs/cgroup/memory").is_dir() {
+        println!("SKIPPED: needs root and the cgroup v1 memory hierarchy");
+        return;
+    }
+    let arena = Arena::start_with(&[], json!({"limits": {"memory": "64Mi"}})).await;
+    let attacker = arena.watchdog_pid("attacker");
+    let cgroup = memory_cgroup_of(attacker);
+    let limit = || {
+        std::fs::read_to_string(cgroup.join("memory.limit_in_bytes"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(limit(), (64u64 << 20).to_string());
+    let host_file = cgroup.join("memory.limit_in_bytes");
+    let parent = cgroup
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("cgroup.procs");
+    let out = arena
+        .attack(&format!(
+            "ls /sys/fs/cgroup; echo 999999999999 > {host}; \
+             for f in $(find /sys -name memory.limit_in_bytes 2>/dev/null); do echo 999999999999 > $f; done; \
+             echo $$ > {parent}; echo $$ > /sys/fs/cgroup/memory/cgroup.procs; \
+             mkdir -p /tmp/cg && mount -t cgroup -o memory none /tmp/cg && echo mounted; echo done",
+            host = host_file.display(),
+            parent = parent.display(),
+        ))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert!(!out.contains("mounted"), "{out}");
+    assert_eq!(
+        limit(),
+        (64u64 << 20).to_string(),
+        "the limit was raised: {out}"
+    );
+    // Still in its own cgroup.
+    assert_eq!(memory_cgroup_of(arena.watchdog_pid("attacker")), cgroup);
+    // And the limit holds: 200 MiB do not fit.
+    let (status, _) = arena
+        .faasd
+        .invoke(
+            "attacker",
+            "python3 -c 'b = bytearray(200 << 20); print(len(b))'",
+        )
+        .await;
+    assert_ne!(status, 200, "200 MiB fit in a 64 MiB limit");
+}
+
+#[tokio::test]
+async fn nothing_a_function_starts_survives_its_deletion() {
+    let arena = Arena::start().await;
+    let marker = format!("86{}", arena.faasd.port);
+    let out = arena
+        .attack(&format!(
+            "setsid sh -c 'exec sleep {marker}1' </dev/null >/dev/null 2>&1 & \
+             nohup sleep {marker}2 </dev/null >/dev/null 2>&1 & \
+             (trap '' HUP TERM; exec sleep {marker}3) </dev/null >/dev/null 2>&1 & \
+             echo started"
+        ))
+        .await;
+    assert!(out.contains("started"), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while processes_running(&format!("sleep {marker}")).len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(processes_running(&format!("sleep {marker}")).len(), 3);
+
+    let deleted = arena
+        .faasd
+        .api(Method::DELETE, "/system/functions")
+        .json(&json!({"functionName": "attacker"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !processes_running(&format!("sleep {marker}")).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        processes_running(&format!("sleep {marker}")),
+        Vec::<u32>::new(),
+        "processes outlived their function"
+    );
+}
+
+#[tokio::test]
+async fn forks_stop_at_the_pids_limit_and_files_at_the_open_files_limit() {
+    let arena = Arena::start_with(
+        &[
+            ("FAASD_SANDBOX_MAX_PIDS", "48"),
+            ("FAASD_SANDBOX_MAX_OPEN_FILES", "200"),
+        ],
+        json!({}),
+    )
+    .await;
+    let out = arena
+        .attack("ulimit -n; ulimit -Hn; ulimit -n 4096 2>&1 && echo raised; echo done")
+        .await;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.first(), Some(&"200"), "{out}");
+    assert_eq!(lines.get(1), Some(&"200"), "{out}");
+    assert!(!out.contains("raised"), "{out}");
+
+    let pids_enforced = arena
+        .faasd
+        .api(Method::GET, "/system/info")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["sandbox"]["enforced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g.as_str().unwrap_or_default().contains("pids cgroup"));
+    if !pids_enforced {
+        assert!(!is_root(), "as root the pids limit must be enforced here");
+        println!("SKIPPED: no pids cgroup for this user");
+        return;
+    }
+    let out = arena
+        .attack(
+            r#"python3 - <<'EOF'
+import os, time
+n = 0
+for i in range(200):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        os.close(1)
+        os.close(2)
+        time.sleep(20)
+        os._exit(0)
+    n += 1
+print(n)
+EOF
+"#,
+        )
+        .await;
+    let forked: usize = out.trim().parse().unwrap_or_else(|_| panic!("{out}"));
+    assert!(
+        forked > 0 && forked < 48,
+        "forked {forked} processes under a limit of 48"
+    );
+    // The platform and the neighbours are unharmed.
+    assert_eq!(common::raw_status(arena.faasd.port, "/healthz"), Some(200));
+    assert_eq!(arena.victim("echo alive").await, (200, "alive\n".into()));
+}
+
+#[tokio::test]
+async fn sandbox_required_refuses_to_start_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = common::free_port();
+    let mut child = Faasd::spawn(
+        &data,
+        port,
+        &[
+            ("FAASD_SANDBOX", "required"),
+            ("FAASD_SANDBOX_BWRAP", "/nonexistent/bwrap"),
+        ],
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "faasd started without its sandbox"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let log = std::fs::read_to_string(data.with_extension("log")).unwrap();
+    assert!(log.contains("--sandbox required"), "{log}");
+    assert!(log.contains("bwrap"), "{log}");
+}
+
+#[tokio::test]
+async fn what_is_not_enforced_is_said_in_info_and_status() {
+    let faasd = Faasd::start_with(&[("FAASD_SANDBOX_BWRAP", "/nonexistent/bwrap")]);
+    let info: Value = faasd
+        .api(Method::GET, "/system/info")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sandbox"]["mode"], "auto");
+    assert_eq!(info["sandbox"]["active"], false);
+    let missing = info["sandbox"]["missing"].to_string();
+    assert!(missing.contains("bwrap"), "{info}");
+    faasd.deploy_host("plain", "cat").await;
+    assert_eq!(faasd.invoke("plain", "hi").await, (200, "hi".into()));
+    let status = faasd.status("plain").await.unwrap();
+    let note = status["annotations"]["com.rustfaas.sandbox"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        note.starts_with("not enforced:") && note.contains("bwrap"),
+        "{status}"
+    );
+
+    // Fully sandboxed, nothing is missing and nothing is annotated.
+    if is_root() {
+        let arena = Arena::start().await;
+        let info: Value = arena
+            .faasd
+            .api(Method::GET, "/system/info")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["sandbox"]["missing"], json!([]), "{info}");
+        let status = arena.faasd.status("victim").await.unwrap();
+        assert!(
+            status["annotations"]["com.rustfaas.sandbox"].is_null(),
+            "{status}"
+        );
+    }
+}
