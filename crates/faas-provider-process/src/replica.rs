@@ -641,6 +641,8 @@ fn replica_env(
                 "max_open_files".to_owned(),
                 runtime.sandbox.config().max_open_files.to_string(),
             );
+            // Alone in its PID namespace, a call killed on timeout takes its setsid strays.
+            env.insert("kill_strays".to_owned(), "true".to_owned());
         }
         None if runtime.is_root => {
             env.insert("secrets_bind_from".to_owned(), secrets);

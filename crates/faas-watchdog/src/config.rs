@@ -112,6 +112,10 @@ pub struct Config {
     /// *ours*: the soft and hard limit on open files, set before serving (the function
     /// inherits it and cannot raise it).
     pub max_open_files: Option<u64>,
+    /// *ours*: in fork modes, a call killed on timeout takes every other process of the
+    /// watchdog's PID namespace not in a call in flight with it (the process provider's
+    /// sandbox sets it; ignored unless the watchdog's parent is pid 1).
+    pub kill_strays: bool,
     /// Worker threads of the runtime; 0 means one per core.
     pub threads: usize,
 }
@@ -268,6 +272,7 @@ impl Config {
                 None => None,
                 Some(_) => Some(read_number(&lookup, "max_open_files", 0)?),
             },
+            kill_strays: read_bool(&lookup, "kill_strays", false)?,
             threads: read_number(&lookup, "watchdog_threads", 0)? as usize,
         })
     }

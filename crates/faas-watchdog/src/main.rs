@@ -73,6 +73,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    if config.kill_strays && !faas_watchdog::process::kill_strays_with_calls() {
+        eprintln!("fwatchdog: kill_strays ignored: not alone in a PID namespace");
+    }
     let die_with_parent = config.die_with_parent;
 
     // A proxy or file server does little work per call and gains most from staying on one

@@ -2,12 +2,70 @@
 //! its children, its stderr relayed to the watchdog's log line by line, and its exit described
 //! as Go describes it (`exit status 1`, `signal: killed`).
 
+use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
+
+/// Whether a killed call takes the strays with it (see [`kill_strays_with_calls`]).
+static KILL_STRAYS: AtomicBool = AtomicBool::new(false);
+/// Process groups of the calls in flight (armed [`GroupKiller`]s), with a count each.
+static IN_FLIGHT: Mutex<BTreeMap<i32, usize>> = Mutex::new(BTreeMap::new());
+
+/// From now on, killing a call's process group also kills every *stray*: a process of this
+/// PID namespace that is neither this watchdog, nor its init (pid 1), nor in the group of a
+/// call still in flight (so a `setsid` daemon a timed-out call left behind dies with it).
+/// Only takes effect when this watchdog's parent is pid 1: alone in a PID namespace of its own
+/// (the process provider's sandbox); returns whether it did.
+pub fn kill_strays_with_calls() -> bool {
+    let alone = nix::unistd::getppid().as_raw() == 1;
+    KILL_STRAYS.store(alone, Ordering::SeqCst);
+    alone
+}
+
+fn in_flight() -> std::sync::MutexGuard<'static, BTreeMap<i32, usize>> {
+    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SIGKILLs every stray (see [`kill_strays_with_calls`]); `killed` is the group of the call
+/// being killed, no longer one to keep.
+fn kill_strays(killed: i32) {
+    let own = i32::try_from(std::process::id()).unwrap_or(0);
+    let mut keep = in_flight().clone();
+    if keep.get(&killed) == Some(&1) {
+        keep.remove(&killed);
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid <= 1 || pid == own {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command name: state, ppid, pgid.
+        let pgid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<i32>().ok());
+        if pgid.is_some_and(|pgid| !keep.contains_key(&pgid)) {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
 
 /// Kills a process group when dropped, unless disarmed after the leader was reaped.
 ///
@@ -18,15 +76,33 @@ pub struct GroupKiller {
 
 impl GroupKiller {
     pub fn new(pid: Option<u32>) -> GroupKiller {
-        GroupKiller {
-            pgid: pid.and_then(|p| i32::try_from(p).ok()),
+        let pgid = pid.and_then(|p| i32::try_from(p).ok());
+        if let Some(pgid) = pgid {
+            *in_flight().entry(pgid).or_insert(0) += 1;
+        }
+        GroupKiller { pgid }
+    }
+
+    fn forget(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            let mut groups = in_flight();
+            if let Some(count) = groups.get_mut(&pgid) {
+                *count -= 1;
+                if *count == 0 {
+                    groups.remove(&pgid);
+                }
+            }
         }
     }
 
-    /// Kills the whole group now (the leader must not have been reaped yet).
+    /// Kills the whole group now (the leader must not have been reaped yet), and the strays
+    /// when [`kill_strays_with_calls`] is on.
     pub fn kill(&mut self) {
         if let Some(pgid) = self.pgid {
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            if KILL_STRAYS.load(Ordering::SeqCst) {
+                kill_strays(pgid);
+            }
         }
     }
 
@@ -39,13 +115,16 @@ impl GroupKiller {
 
     /// Called once the leader has been reaped: nothing left to kill by this id.
     pub fn disarm(&mut self) {
-        self.pgid = None;
+        self.forget();
     }
 }
 
 impl Drop for GroupKiller {
     fn drop(&mut self) {
-        self.kill();
+        if let Some(pgid) = self.pgid {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+        self.forget();
     }
 }
 
