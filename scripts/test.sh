@@ -40,6 +40,12 @@ if ! python3 -c 'import flask' >/dev/null 2>&1; then
   fi
 fi
 
+# Sandboxed replicas see only the host's system directories: their python3 is Debian's
+# /usr/bin/python3 whatever python3 is on PATH here, so it needs Flask too.
+if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import flask' >/dev/null 2>&1; then
+  bash scripts/apt-install.sh python3-flask
+fi
+
 # faasd's metrics tests scrape it with a real Prometheus (installed once here, not by each
 # test in parallel).
 bash scripts/prometheus.sh ensure

@@ -35,7 +35,10 @@ impl Arena {
 
     /// `attacker` is merged into the attacker's deployment (limits, envVars).
     async fn start_with(env: &[(&str, &str)], attacker: Value) -> Arena {
-        let faasd = Faasd::start_with(env);
+        Arena::around(Faasd::start_with(env), attacker).await
+    }
+
+    async fn around(faasd: Faasd, attacker: Value) -> Arena {
         let info: Value = faasd
             .api(Method::GET, "/system/info")
             .send()
@@ -529,6 +532,52 @@ async fn nothing_a_function_starts_survives_its_deletion() {
 }
 
 #[tokio::test]
+async fn what_a_call_starts_dies_when_it_times_out() {
+    let arena = Arena::start_with(&[], json!({"envVars": {"exec_timeout": "4s"}})).await;
+    let marker = format!("87{}", arena.faasd.port);
+    // A call in flight meanwhile keeps its own processes.
+    let busy = {
+        let client = arena.faasd.client.clone();
+        let url = arena.faasd.url("/function/attacker");
+        tokio::spawn(async move {
+            let response = client.post(url).body("sleep 2; echo finished").send();
+            response.await.unwrap().text().await.unwrap()
+        })
+    };
+    // This call is cut short to 1 s (OpenFaaS's X-Timeout header).
+    let status = arena
+        .faasd
+        .client
+        .post(arena.faasd.url("/function/attacker"))
+        .header("X-Timeout", "1s")
+        .body(format!(
+            "setsid sh -c 'exec sleep {marker}1' </dev/null >/dev/null 2>&1 & \
+             (trap '' HUP TERM; exec sleep {marker}2) </dev/null >/dev/null 2>&1 & \
+             sleep 30"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_ne!(status, 200, "the call was not timed out");
+    assert_eq!(
+        busy.await.unwrap(),
+        "finished\n",
+        "a call in flight was killed"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_running(&format!("sleep {marker}")).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        processes_running(&format!("sleep {marker}")),
+        Vec::<u32>::new(),
+        "processes outlived their call's timeout"
+    );
+    assert_eq!(arena.attack("echo alive").await, "alive\n");
+}
+
+#[tokio::test]
 async fn forks_stop_at_the_pids_limit_and_files_at_the_open_files_limit() {
     let arena = Arena::start_with(
         &[
@@ -668,6 +717,74 @@ async fn what_is_not_enforced_is_said_in_info_and_status() {
         let status = arena.faasd.status("victim").await.unwrap();
         assert!(
             status["annotations"]["com.rustfaas.sandbox"].is_null(),
+            "{status}"
+        );
+    }
+}
+
+/// The uid of `nobody`, an ordinary user every Debian system has.
+const NOBODY: u32 = 65534;
+
+#[tokio::test]
+async fn as_an_ordinary_user_the_attacks_still_fail() {
+    if !is_root() {
+        println!("SKIPPED: faasd already runs as an ordinary user in every other test here");
+        return;
+    }
+    let arena = Arena::around(Faasd::start_as_user(NOBODY, &[]), json!({})).await;
+    assert_eq!(uid_of(arena.faasd.pid()), NOBODY);
+    let info: Value = arena
+        .faasd
+        .api(Method::GET, "/system/info")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let enforced = info["sandbox"]["enforced"].to_string();
+    assert!(enforced.contains("user namespace"), "{info}");
+
+    // Its own uid inside a user namespace, not root.
+    let id = arena.attack("id -u").await;
+    assert_ne!(id.trim(), "0", "{id}");
+    let data = arena.data();
+    let faasd_pid = arena.faasd.pid();
+    let victim = arena.watchdog_pid("victim");
+    let out = arena
+        .attack(&format!(
+            "cat {data}/secrets/basic-auth-password; \
+             cat /proc/{faasd_pid}/root{data}/secrets/basic-auth-password; \
+             cat {data}/function-secrets/openfaas-fn/victim-key; \
+             cat {data}/run/openfaas-fn/victim/victim-1/secrets/victim-key; \
+             cat /proc/{victim}/root/var/openfaas/secrets/victim-key; \
+             cat /proc/{victim}/environ; \
+             for p in /proc/[0-9]*; do cat $p/environ $p/root/var/openfaas/secrets/victim-key; done; \
+             kill -9 {faasd_pid} {victim}; echo done"
+        ))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert!(
+        !out.contains(&arena.faasd.password),
+        "admin password read: {out}"
+    );
+    assert!(!out.contains(SECRET_VALUE), "victim's secret read: {out}");
+    assert!(!out.contains(ENV_VALUE), "victim's environment read: {out}");
+    assert_eq!(common::raw_status(arena.faasd.port, "/healthz"), Some(200));
+    assert!(
+        Path::new(&format!("/proc/{victim}")).exists(),
+        "victim killed"
+    );
+    assert_eq!(
+        arena.victim("cat /var/openfaas/secrets/victim-key").await,
+        (200, SECRET_VALUE.into())
+    );
+    // What this host cannot give an ordinary user is said, not pretended.
+    let missing = info["sandbox"]["missing"].to_string();
+    let status = arena.faasd.status("attacker").await.unwrap();
+    if missing != "[]" {
+        assert!(
+            status["annotations"]["com.rustfaas.sandbox"].is_string(),
             "{status}"
         );
     }

@@ -67,6 +67,19 @@ impl Faasd {
         Faasd::start_via(&[], data, env)
     }
 
+    /// Starts faasd as the ordinary user `uid` (uid and gid, no other groups; the test runs
+    /// as root, and `setpriv` execs faasd as that user) on a fresh data directory it owns.
+    pub fn start_as_user(uid: u32, env: &[(&str, &str)]) -> Faasd {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(uid)).expect("chown the temp dir");
+        let data = dir.path().join("data");
+        let (reuid, regid) = (format!("--reuid={uid}"), format!("--regid={uid}"));
+        let wrapper = ["setpriv", reuid.as_str(), regid.as_str(), "--clear-groups"];
+        let mut faasd = Faasd::start_via(&wrapper, &data, env);
+        faasd._data_owner = Some(dir);
+        faasd
+    }
+
     /// As [`Faasd::start_on`], with faasd started through `wrapper` (a program and its
     /// arguments, such as `prlimit --nofile=512:`), which must exec faasd.
     pub fn start_via(wrapper: &[&str], data: &Path, env: &[(&str, &str)]) -> Faasd {
