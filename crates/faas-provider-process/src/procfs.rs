@@ -99,17 +99,51 @@ pub(crate) fn children(parent: i32) -> Vec<i32> {
         .collect()
 }
 
-/// The inode of the socket listening on `127.0.0.1:port` (from `/proc/net/tcp`).
-pub(crate) fn loopback_listener_inode(port: u16) -> Option<u64> {
-    let table = fs::read_to_string("/proc/net/tcp").ok()?;
-    let local = format!("0100007F:{port:04X}");
-    table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        // local_address, state 0A = LISTEN, inode is the tenth field.
-        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
-            .then(|| fields.get(9)?.parse().ok())
-            .flatten()
-    })
+/// Pids of every process below `root` (one pass over `/proc`).
+pub(crate) fn descendants(root: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let all: Vec<(i32, i32)> = entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| Some((pid, stat(pid)?.ppid)))
+        .collect();
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            all.iter()
+                .filter(|(_, ppid)| *ppid == parent)
+                .map(|(pid, _)| *pid),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// Inodes of the TCP sockets listening on `port`, whatever their address (IPv4 and IPv6,
+/// from `/proc/net/tcp` and `/proc/net/tcp6`).
+pub(crate) fn listener_inodes(port: u16) -> Vec<u64> {
+    let suffix = format!(":{port:04X}");
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state 0A = LISTEN, inode is the tenth field.
+            let listening = fields.get(1).is_some_and(|local| local.ends_with(&suffix))
+                && fields.get(3) == Some(&"0A");
+            if let Some(inode) = fields.get(9).filter(|_| listening) {
+                inodes.extend(inode.parse::<u64>().ok());
+            }
+        }
+    }
+    inodes
 }
 
 /// Whether process `pid` has the socket `inode` open.
@@ -194,6 +228,29 @@ pub(crate) fn parse_pid_file(text: &str) -> Option<(i32, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listening_socket_is_found_with_its_holder() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let inodes = listener_inodes(port);
+        assert_eq!(inodes.len(), 1, "{inodes:?}");
+        let own = i32::try_from(std::process::id()).unwrap();
+        assert!(holds_socket(own, inodes[0]));
+        // Another process does not hold it.
+        let mut other = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let other_pid = i32::try_from(other.id()).unwrap();
+        assert!(!holds_socket(other_pid, inodes[0]));
+        assert!(children(own).contains(&other_pid));
+        assert!(descendants(own).contains(&other_pid));
+        let _ = other.kill();
+        let _ = other.wait();
+        drop(listener);
+        assert!(listener_inodes(port).is_empty());
+    }
 
     #[test]
     fn stat_with_odd_command_names() {

@@ -384,17 +384,20 @@ async fn run_once(
             _ = tokio::time::sleep(pause) => {}
         }
         if health::probe(address, PROBE_TIMEOUT).await {
-            match init {
-                Some(init) if !sandbox_holds_port(init, port) => {
+            let squatted = init.and_then(|init| squatted_port(init, port, upstream_port));
+            match squatted {
+                Some(port) => {
                     procfs::sigkill_tree(pid_i32);
-                    procfs::sigkill_tree(init);
+                    if let Some(init) = init {
+                        procfs::sigkill_tree(init);
+                    }
                     let _ = child.wait().await;
                     kill_leftovers(&marker).await;
                     return Outcome::Failed(format!(
-                        "port {port} answers, but not from this replica's watchdog (another process holds it)"
+                        "port {port} answers, but not from this replica (another process holds it)"
                     ));
                 }
-                _ => break,
+                None => break,
             }
         }
         if started.elapsed() >= runtime.config.ready_timeout {
@@ -522,15 +525,22 @@ fn join_cgroup(slot: &Slot, log: &FunctionLog, cgroup: Option<&ReplicaCgroup>, p
     }
 }
 
-/// Whether the socket listening on the replica's port belongs to the watchdog in its
-/// sandbox (a child of the sandbox's init), not to a process that bound it first.
-fn sandbox_holds_port(init: i32, port: u16) -> bool {
-    let Some(inode) = procfs::loopback_listener_inode(port) else {
-        return false;
+/// The replica's port, or its function's upstream port (http mode), when the socket
+/// listening on it is not held inside the replica's sandbox (below its init) but by a
+/// process that bound it first; `None` when both are the replica's own.
+fn squatted_port(init: i32, port: u16, upstream: Option<u16>) -> Option<u16> {
+    let inside = procfs::descendants(init);
+    // Every socket listening on the port (any address) must be the replica's.
+    let held = |port: u16| {
+        let inodes = procfs::listener_inodes(port);
+        !inodes.is_empty()
+            && inodes
+                .iter()
+                .all(|inode| inside.iter().any(|pid| procfs::holds_socket(*pid, *inode)))
     };
-    procfs::children(init)
-        .into_iter()
-        .any(|pid| procfs::holds_socket(pid, inode))
+    std::iter::once(port)
+        .chain(upstream)
+        .find(|port| !held(*port))
 }
 
 fn cgroup_failed(slot: &Slot, log: &FunctionLog, reason: String) {
