@@ -3,7 +3,7 @@
 //! the shared scenarios, the worker end to end, and a server killed and restarted mid-run.
 //!
 //! Run with `cargo nextest run -p faas-queue --features nats`. A test that cannot get a
-//! nats-server prints `SKIPPED` with the reason and passes.
+//! nats-server fails with the reason (faas-testkit's policy: never pass by skipping).
 #![cfg(feature = "nats")]
 
 mod common;
@@ -19,76 +19,56 @@ use faas_queue::{
 };
 use faas_testkit::NatsServer;
 
-async fn start() -> Option<(NatsServer, Arc<dyn Queue>)> {
-    let server = match NatsServer::start() {
-        Ok(server) => server,
-        Err(why) => {
-            println!("SKIPPED: no nats-server for this test: {why}");
-            eprintln!("SKIPPED: no nats-server for this test: {why}");
-            return None;
-        }
-    };
+async fn start() -> (NatsServer, Arc<dyn Queue>) {
+    let server =
+        NatsServer::start().unwrap_or_else(|why| panic!("no nats-server for this test: {why}"));
     let mut config = NatsConfig::new(server.url());
     config.request_timeout = Duration::from_secs(2);
     let queue = NatsQueue::connect(config)
         .await
         .expect("connect to nats-server");
-    Some((server, Arc::new(queue)))
+    (server, Arc::new(queue))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_call_is_delivered() {
-    let Some((_server, queue)) = start().await else {
-        return;
-    };
+    let (_server, queue) = start().await;
     scenarios::every_accepted_call_is_delivered(queue, 1_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_lease_redelivers() {
-    let Some((_server, queue)) = start().await else {
-        return;
-    };
+    let (_server, queue) = start().await;
     scenarios::expired_lease_redelivers(queue, Duration::from_secs(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_later_hides_until_the_delay() {
-    let Some((_server, queue)) = start().await else {
-        return;
-    };
+    let (_server, queue) = start().await;
     scenarios::retry_later_hides_until_the_delay(queue).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_replay_and_discard() {
-    let Some((_server, queue)) = start().await else {
-        return;
-    };
+    let (_server, queue) = start().await;
     scenarios::dead_letters_replay_and_discard(queue).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_invalid_calls() {
-    let Some((_server, queue)) = start().await else {
-        return;
-    };
+    let (_server, queue) = start().await;
     scenarios::refuses_invalid_calls(queue).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_follow_the_call() {
-    let Some((_server, queue)) = start().await else {
-        return;
-    };
+    let (_server, queue) = start().await;
     scenarios::stats_follow_the_call(queue).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_retries_posts_and_dead_letters_over_nats() {
-    let Some((_server, queue)) = start().await else {
-        return;
-    };
+    let (_server, queue) = start().await;
     let invoker = ScriptedInvoker::new(|call, nth| {
         if call.function == "down" || nth == 0 {
             ok(503, "busy")
@@ -158,9 +138,7 @@ async fn the_worker_retries_posts_and_dead_letters_over_nats() {
 /// call whose publish returned is delivered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_run_loses_nothing() {
-    let Some((server, queue)) = start().await else {
-        return;
-    };
+    let (server, queue) = start().await;
     const CALLS: usize = 600;
     let consume_errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let accepted: Arc<Mutex<HashSet<String>>> = Arc::default();

@@ -3,6 +3,11 @@
 //! polling health endpoints, raw HTTP exchanges (paths sent as written), real servers per
 //! test ([`NatsServer`], [`MqttBroker`]), and the project's Docker Engine
 //! ([`docker::docker_host`]).
+//!
+//! The policy every test follows: a test never passes by skipping. A tool it needs that is
+//! missing (and cannot be installed by `scripts/test.sh` or the server scripts) fails it with
+//! the reason; a free port taken by someone else before the server binds it is retried on
+//! another port (the servers here do that), never turned into a skip.
 
 pub mod docker;
 mod servers;
@@ -19,6 +24,15 @@ pub fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free loopback port")
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port`.
+pub fn port_in_use(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
 }
 
 /// Whether a process is alive (a zombie counts as gone).

@@ -22,18 +22,26 @@ impl ScriptedServer {
         pid_name: &'static str,
         scheme: &'static str,
     ) -> Result<ScriptedServer, String> {
-        let port = crate::free_port();
-        let dir =
-            std::env::temp_dir().join(format!("rustfaas-{pid_name}-{}-{port}", std::process::id()));
-        let server = ScriptedServer {
-            script,
-            pid_name,
-            scheme,
-            port,
-            dir,
-        };
-        server.run("start")?;
-        Ok(server)
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let port = crate::free_port();
+            let dir = std::env::temp_dir()
+                .join(format!("rustfaas-{pid_name}-{}-{port}", std::process::id()));
+            let server = ScriptedServer {
+                script,
+                pid_name,
+                scheme,
+                port,
+                dir,
+            };
+            match server.run("start") {
+                Ok(()) => return Ok(server),
+                // The free port was taken by someone else in between: another port.
+                Err(_) if tries < 5 && crate::port_in_use(port) => continue,
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     fn run(&self, action: &str) -> Result<(), String> {
@@ -88,9 +96,14 @@ impl ScriptedServer {
         if !status.success() {
             return Err(format!("kill -9 {} failed", pid.trim()));
         }
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-                break;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while crate::port_in_use(self.port) {
+            if std::time::Instant::now() > deadline {
+                return Err(format!(
+                    "after kill -9 {}, port {} still accepts connections after 5 s",
+                    pid.trim(),
+                    self.port
+                ));
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }

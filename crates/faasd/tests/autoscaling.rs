@@ -88,7 +88,13 @@ async fn load_scales_up_within_max_and_back_down_when_it_stops() {
         .await;
     println!("scaled down to 1 in {took:?} after the load stopped");
     let logs = faasd.logs();
-    assert!(logs.contains("autoscaler"), "decisions are logged:\n{logs}");
+    // Each decision is logged with its function, counts and reason: the scale-down to 1.
+    assert!(
+        logs.lines().any(|line| line.contains("autoscaler: ")
+            && line.contains("function=busy.openfaas-fn")
+            && line.contains(" to=1")),
+        "the scale-down decision is logged:\n{logs}"
+    );
 }
 
 #[tokio::test]

@@ -200,6 +200,7 @@ async fn an_uploaded_package_deploys_and_runs_from_its_own_directory() {
         ],
         json!({"fprocess": "./handler.sh"}),
     );
+    let size = archive.len();
     let uploaded = faasd
         .api(Method::PUT, "/system/packages/hello:1.0")
         .body(archive)
@@ -207,8 +208,14 @@ async fn an_uploaded_package_deploys_and_runs_from_its_own_directory() {
         .await
         .unwrap();
     assert_eq!(uploaded.status(), 201, "{}", uploaded.text().await.unwrap());
-    let info: serde_json::Value = uploaded.json().await.unwrap_or_default();
-    let _ = info;
+    let info: serde_json::Value = uploaded.json().await.unwrap();
+    assert_eq!(info["image"], "hello:1.0");
+    assert_eq!(info["size"], size);
+    let digest = info["digest"].as_str().unwrap();
+    assert!(
+        digest.len() == 71 && digest.starts_with("sha256:"),
+        "{digest}"
+    );
     let response = faasd
         .deploy(json!({"service":"hello","image":"hello:1.0"}))
         .await;
