@@ -52,9 +52,14 @@ bash scripts/prometheus.sh ensure
 
 # The docker provider's tests (faas-provider-docker, faasd --features docker) share one
 # dockerd of the project's own with its local base images (scripts/docker.sh installs Debian's
-# docker.io without starting its services); it is stopped when the tests end.
-bash scripts/docker.sh start >/dev/null
-trap 'bash scripts/docker.sh stop' EXIT
+# docker.io without starting its services); it is stopped when the tests end, unless it was
+# running already (another run, or a developer's, still uses it).
+if bash scripts/docker.sh env >/dev/null 2>&1; then
+  bash scripts/docker.sh start >/dev/null
+else
+  bash scripts/docker.sh start >/dev/null
+  trap 'bash scripts/docker.sh stop' EXIT
+fi
 
 # The whole workspace, with the NATS backend of the queue and the NATS and MQTT connectors on
 # (their tests start a real nats-server and mosquitto through scripts/nats-server.sh and
