@@ -111,10 +111,10 @@ pub fn step(spec: Option<&LeaseSpec>, identity: &str, at: Timestamp) -> LeaseSte
         Some(holder) if holder == identity => LeaseStep::Renew,
         None | Some("") => LeaseStep::Acquire,
         Some(_) => {
-            let seconds = i64::from(spec.lease_duration_seconds.unwrap_or(15));
+            let millis = i64::from(spec.lease_duration_seconds.unwrap_or(15)) * 1000;
             let renewed = spec.renew_time.as_ref().map(|t| t.0);
             match renewed {
-                Some(renewed) if renewed.as_second() + seconds > at.as_second() => {
+                Some(renewed) if renewed.as_millisecond() + millis > at.as_millisecond() => {
                     LeaseStep::Follow
                 }
                 _ => LeaseStep::Acquire,
@@ -208,7 +208,14 @@ async fn contend(leases: Api<Lease>, config: LeaseConfig, leader: watch::Sender<
                 }
             }
         }
-        tokio::time::sleep(period).await;
+        // A holder looks again in time to step down by its deadline, whatever the period.
+        let pause = if *leader.borrow() {
+            let left = step_down_after.saturating_sub(last_held.elapsed());
+            period.min(left.max(Duration::from_millis(10)))
+        } else {
+            period
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 
@@ -234,6 +241,8 @@ mod tests {
         assert_eq!(step(Some(&spec("a", 3)), "a", at), LeaseStep::Renew);
         assert_eq!(step(Some(&spec("b", 3)), "a", at), LeaseStep::Follow);
         assert_eq!(step(Some(&spec("b", 16)), "a", at), LeaseStep::Acquire);
+        assert_eq!(step(Some(&spec("b", 15)), "a", at), LeaseStep::Acquire);
+        assert_eq!(step(Some(&spec("b", 14)), "a", at), LeaseStep::Follow);
         assert_eq!(step(Some(&spec("", 1)), "a", at), LeaseStep::Acquire);
     }
 }
