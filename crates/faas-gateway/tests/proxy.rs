@@ -369,7 +369,15 @@ async fn least_in_flight_avoids_the_busy_replica() {
         .call(Method::GET, "/function/echo/sleep?ms=1500")
         .send();
     let long = tokio::spawn(long);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait for it to reach its replica (not a fixed sleep: a slow machine takes longer).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.calls() + b.calls() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the long call never reached a replica"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let busy = if a.calls() == 1 { "a" } else { "b" };
     assert_eq!(a.calls() + b.calls(), 1);
 

@@ -168,10 +168,24 @@ async fn sigterm_drains_in_flight_calls_then_exits() {
             (response.status().as_u16(), response.text().await.unwrap())
         }
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The call is in flight once its process is forked (an async wait: the call's task
+    // runs on this thread).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !watchdog.logs().contains("Forking fprocess") {
+        assert!(
+            Instant::now() < deadline,
+            "the call never forked its process"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     watchdog.terminate();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(common::health_status(watchdog.port), Some(503));
+    while common::health_status(watchdog.port) != Some(503) {
+        assert!(
+            Instant::now() < deadline,
+            "health never turned 503 after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(!watchdog.lock_file().exists());
     assert_eq!(call.await.unwrap(), (200, "done\n".to_string()));
     assert_eq!(watchdog.wait_exit(Duration::from_secs(10)), Some(0));
