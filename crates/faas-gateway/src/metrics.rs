@@ -395,12 +395,32 @@ pub(crate) async fn serve(State(state): State<AppState>) -> Response {
         crate::autoscaler::list_all(state.provider.as_ref()),
     )
     .await;
-    match listed {
-        Ok(Ok(functions)) => metrics.set_functions(&functions),
-        Ok(Err(err)) => tracing::warn!(error = %err, "metrics: cannot list functions"),
-        Err(_) => tracing::warn!("metrics: listing functions took over {LIST_TIMEOUT:?}"),
-    }
-    let mut response = metrics.encode().into_response();
+    let functions = match listed {
+        Ok(Ok(functions)) => Some(functions),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "metrics: cannot list functions");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("metrics: listing functions took over {LIST_TIMEOUT:?}");
+            None
+        }
+    };
+    // With hundreds of functions the gauges and the text take milliseconds: off the
+    // (single-threaded) runtime that serves calls.
+    let metrics = metrics.clone();
+    let encoded = tokio::task::spawn_blocking(move || {
+        if let Some(functions) = functions {
+            metrics.set_functions(&functions);
+        }
+        metrics.encode()
+    })
+    .await;
+    let Ok(text) = encoded else {
+        return GatewayError::Unavailable("metrics: the encoding task failed".to_owned())
+            .into_response();
+    };
+    let mut response = text.into_response();
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(OPENMETRICS));
