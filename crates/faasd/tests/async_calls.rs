@@ -399,6 +399,26 @@ async fn calls_queued_for_a_function_deleted_before_they_run_are_all_dead_letter
         .unwrap();
     let page: Vec<&serde_json::Value> = page.as_array().unwrap().iter().collect();
     assert_eq!(page, letters.iter().skip(8).collect::<Vec<_>>());
+    // DELETE removes one letter for good.
+    let gone = lettered[0].clone();
+    let discarded = faasd
+        .api(
+            Method::DELETE,
+            &format!("/system/queue/dead-letters/{gone}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discarded.status(), 202);
+    assert_eq!(
+        discarded.json::<serde_json::Value>().await.unwrap(),
+        json!({"discarded": 1})
+    );
+    let left = dead_letters(&faasd).await;
+    assert_eq!(left.len(), ids.len() - 1);
+    assert!(left
+        .iter()
+        .all(|letter| letter["call"]["id"] != gone.as_str()));
     // The five with a callback were still posted, with the gateway's 404; and the blocker's
     // own result came back.
     let callbacks = receiver.wait_for(6, Duration::from_secs(10)).await;
@@ -512,4 +532,45 @@ async fn headers_the_caller_named_in_connection_are_not_stored_or_replayed() {
     assert!(env.contains("Http_X_Kept=end-to-end"), "{env}");
     assert!(!env.contains("hop-secret"), "{env}");
     assert!(!env.contains("Http_X_Private"), "{env}");
+}
+
+#[tokio::test]
+async fn with_the_worker_off_calls_are_kept_and_counted_behind_basic_auth() {
+    let faasd = Faasd::start_with(&[("FAASD_QUEUE_WORKER", "false")]);
+    faasd.deploy_host("rec", "cat").await;
+    for i in 0..2 {
+        let response = faasd
+            .client
+            .post(faasd.url("/async-function/rec"))
+            .body(format!("call {i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+    let unauthenticated = faasd
+        .client
+        .get(faasd.url("/system/queue/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    // A running worker takes a call within milliseconds; give it a second to prove none
+    // does: still both ready, and the function never called.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stats: serde_json::Value = faasd
+        .api(Method::GET, "/system/queue/stats")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stats,
+        json!({"default": {"ready": 2, "delayed": 0, "leased": 0, "dead_letters": 0}})
+    );
+    let status = faasd.status("rec").await.unwrap();
+    assert_eq!(status["invocationCount"], 0, "{status}");
+    assert!(faasd.logs().contains("queue worker is off"));
 }
