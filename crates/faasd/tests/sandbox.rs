@@ -510,7 +510,9 @@ async fn nothing_a_function_starts_survives_its_deletion() {
     while processes_running(&format!("sleep {marker}")).len() < 3 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(processes_running(&format!("sleep {marker}")).len(), 3);
+    // At least the three sleeps (an `sh -c` about to exec one may still be counted too).
+    let running = processes_running(&format!("sleep {marker}"));
+    assert!(running.len() >= 3, "{running:?}");
 
     let deleted = arena
         .faasd
