@@ -20,6 +20,7 @@ const state = {
   logs: { abort: null, lines: [], paused: false, pending: [], instances: new Set() },
   timer: null,
   secrets: [],
+  deadOffset: 0, // the dead-letter page shown
 };
 // For tests and the curious: the live state and charts.
 window.portal = state;
@@ -135,29 +136,54 @@ function perPoint(series) {
   return { rps, err, p99 };
 }
 
-// The function's state in words, from readiness, the recent error rate and its replicas'
-// recent history: at zero, starting, scaling, failing, degraded or ready.
+// Annotations a provider sets on a function's status (not part of its deployment): its
+// replicas' restart count, the digest of what it runs, why limits or the sandbox fall short.
+const RESTARTS = 'com.rustfaas.restarts', DIGEST = 'com.rustfaas.digest';
+const PROVIDER_ANNOTATIONS = new Set([RESTARTS, DIGEST, 'com.rustfaas.sandbox', 'com.rustfaas.last-exit']);
+
+// Restarts over the last `points` points of a series (null: the history has no column).
+function recentRestarts(series, points) {
+  if (!series || !Array.isArray(series.restarts)) return null;
+  return series.restarts.slice(-points).reduce((a, b) => a + b, 0);
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+// The function's state in words, from readiness, the recent error rate and restarts: at zero,
+// starting, scaling, failing, degraded or ready; `why` says which numbers made it so.
 function describe(fn, series) {
   const desired = fn.replicas || 0, ready = fn.availableReplicas || 0;
   const last = series ? recent(series, 12) : null; // the last minute
   if (last && last.total >= 2 && last.errorRate >= 0.5) {
     return { word: 'failing', why: `${Math.round(last.errorRate * 100)}% of calls failed in the last minute` };
   }
+  // Replicas that keep restarting (dying, or not becoming ready in time): 2 or more restarts
+  // in the last 2 minutes, while wanted.
+  const restarts = recentRestarts(series, 24);
+  if (desired > 0 && restarts >= 2) {
+    return { word: 'failing', why: `replicas restarted ${plural(restarts, 'time')} in the last 2 minutes` };
+  }
   if (desired === 0 && ready === 0) return { word: 'at zero', why: 'no replicas: the next call starts one' };
   if (ready === 0) {
-    // Wanted but never ready for 30 s: failing to start.
     const readyCol = series ? series.replicas.ready : [];
-    const tail = readyCol.slice(-6);
-    const stuck = tail.length === 6 && tail.every((v) => v === 0) && series.replicas.desired.slice(-6).every((v) => v > 0);
-    return stuck
-      ? { word: 'failing', why: 'no replica became ready in 30 s' }
-      : { word: 'starting', why: 'waiting for a replica to become ready' };
+    const desiredCol = series ? series.replicas.desired : [];
+    const n = readyCol.length;
+    // Wanted and not ready for the last 30 s: failing to start.
+    const stuck = n >= 6 && readyCol.slice(-6).every((v) => v === 0) && desiredCol.slice(-6).every((v) => v > 0);
+    if (stuck) return { word: 'failing', why: 'no replica passed its health check in 30 s' };
+    // Was serving in the last 5 minutes, wanted all along, and lost every ready replica for
+    // 10 s: its health checks fail.
+    const lost = n >= 2 && readyCol.slice(-2).every((v) => v === 0) && desiredCol.slice(-2).every((v) => v > 0)
+      && readyCol.some((v) => v > 0);
+    if (lost) return { word: 'failing', why: 'its replicas stopped passing their health checks' };
+    return { word: 'starting', why: 'waiting for a replica to become ready' };
   }
   if (ready !== desired) return { word: 'scaling', why: `${ready} of ${desired} replicas ready` };
   if (last && last.total >= 2 && last.errorRate >= 0.05) {
     return { word: 'degraded', why: `${Math.round(last.errorRate * 100)}% of calls failed in the last minute` };
   }
-  return { word: 'ready', why: `${ready} replica${ready === 1 ? '' : 's'} ready` };
+  if (restarts === 1) return { word: 'degraded', why: 'a replica restarted in the last 2 minutes' };
+  return { word: 'ready', why: `${plural(ready, 'replica')} ready` };
 }
 
 function sparkline(values, label) {
@@ -448,6 +474,7 @@ function buildCharts() {
     { label: 'desired', stroke: '#555', width: 1.5, dash: [4, 4] },
     { label: 'ready', stroke: '#2e7d32', width: 2 },
     { label: 'cold starts', stroke: '#ef6c00', width: 1, paths: uPlot.paths.bars({ size: [0.6] }), fill: '#ef6c0066' },
+    { label: 'restarts', stroke: '#c62828', width: 1, paths: uPlot.paths.bars({ size: [0.3] }), fill: '#c6282866' },
   ]);
   makeChart('chart-usage', [
     { label: 'CPU (cores)', stroke: '#1565c0', width: 1.5, scale: 'cpu' },
@@ -461,7 +488,9 @@ function fillCharts(series) {
   const rate = (col) => col.map((v) => v / series.step);
   state.charts.rps.setData([time, ...['2xx', '3xx', '4xx', '5xx'].map((c) => rate(series.requests[c]))]);
   state.charts.latency.setData([time, series.latency_ms.p50, series.latency_ms.p95, series.latency_ms.p99]);
-  state.charts.replicas.setData([time, series.replicas.desired, series.replicas.ready, series.cold_starts]);
+  // A Prometheus source has no restarts column.
+  const restarts = series.restarts || time.map(() => null);
+  state.charts.replicas.setData([time, series.replicas.desired, series.replicas.ready, series.cold_starts, restarts]);
   const mem = series.memory_bytes.map((v) => (v === null ? null : v / 1048576));
   state.charts.usage.setData([time, series.cpu, mem]);
   show('usage-none', series.cpu.every((v) => v === null));
@@ -489,7 +518,12 @@ function detailRows(fn) {
     return `<ul class="pairs">${keys.map((k) => `<li><code>${escapeHtml(k)}</code> = <code>${mask(k) ? '••••••' : escapeHtml(map[k])}</code></li>`).join('')}</ul>`;
   };
   const sensitive = (key) => /secret|password|passwd|token|api[-_]?key|private|credential/i.test(key);
-  add('Image or package', `<code>${escapeHtml(fn.image || '')}</code>`);
+  const annotations = fn.annotations || {};
+  add('Image or package', `<code id="fn-image">${escapeHtml(fn.image || '')}</code>`);
+  add('Digest', annotations[DIGEST]
+    ? `<code id="fn-digest" class="digest">${escapeHtml(annotations[DIGEST])}</code>`
+    : '<span class="muted">not reported by this runtime</span>');
+  if (annotations[RESTARTS] !== undefined) add('Restarts', `<span id="fn-restarts">${escapeHtml(annotations[RESTARTS])}</span> <span class="muted">(of the replicas running now)</span>`);
   if (fn.envProcess) add('fprocess', `<code>${escapeHtml(fn.envProcess)}</code>`);
   add('Created', escapeHtml(fn.createdAt || '–'));
   add('Invocations', String(Math.round(fn.invocationCount || 0)));
@@ -499,7 +533,8 @@ function detailRows(fn) {
     ? `<ul class="pairs">${scaling.sort().map((k) => `<li><code>${escapeHtml(k.slice(19))}</code> = <code>${escapeHtml(labels[k])}</code></li>`).join('')}</ul>`
     : '<span class="muted">not autoscaled: keeps the replica count it is given</span>');
   add('Labels', pairs(labels, () => false));
-  add('Annotations', pairs(fn.annotations, () => false));
+  const own = Object.fromEntries(Object.entries(annotations).filter(([k]) => k !== RESTARTS && k !== DIGEST));
+  add('Annotations', pairs(own, () => false));
   add('Environment', pairs(fn.envVars, sensitive));
   add('Secrets', (fn.secrets || []).length ? fn.secrets.map((s) => `<code>${escapeHtml(s)}</code>`).join(' ') : '<span class="muted">none</span>');
   const limits = fn.limits || {};
@@ -631,7 +666,9 @@ $('fn-delete').addEventListener('click', async () => {
 function deploymentOf(fn) {
   return {
     service: fn.name, image: fn.image, namespace: state.namespace, envProcess: fn.envProcess,
-    envVars: fn.envVars, labels: fn.labels, annotations: fn.annotations, secrets: fn.secrets,
+    envVars: fn.envVars, labels: fn.labels, secrets: fn.secrets,
+    // Only the deployment's own annotations: not those the provider adds to the status.
+    annotations: Object.fromEntries(Object.entries(fn.annotations || {}).filter(([k]) => !PROVIDER_ANNOTATIONS.has(k))),
     limits: fn.limits, requests: fn.requests, constraints: fn.constraints,
     readOnlyRootFilesystem: fn.readOnlyRootFilesystem,
   };
@@ -874,10 +911,18 @@ $('secrets').addEventListener('click', async (event) => {
 
 // ---------- queue ----------
 
+// Dead letters are read a page at a time (the API's pages, 100 letters each), oldest first.
+const DEAD_PAGE = 100;
+
 async function loadQueue() {
   let letters, stats;
+  const offset = state.deadOffset || 0;
   try {
-    [letters, stats] = await Promise.all([api('GET', '/system/queue/dead-letters'), api('GET', '/system/queue/stats')]);
+    // One more than a page: whether a next page exists.
+    [letters, stats] = await Promise.all([
+      api('GET', `/system/queue/dead-letters?offset=${offset}&limit=${DEAD_PAGE + 1}`),
+      api('GET', '/system/queue/stats'),
+    ]);
   } catch (err) {
     $('queue-stats').textContent = err.status === 404 ? 'This gateway has no asynchronous queue.' : err.message;
     return;
@@ -885,17 +930,41 @@ async function loadQueue() {
   $('queue-stats').textContent = Object.entries(stats || {}).map(([queue, s]) =>
     `${queue}: ${s.ready} ready, ${s.delayed} waiting to retry, ${s.leased} running, ${s.dead_letters} dead`).join(' · ') || 'No queues yet.';
   letters = letters || [];
+  // A page emptied by discards or replays: back to the one before.
+  if (!letters.length && offset > 0) {
+    state.deadOffset = Math.max(0, offset - DEAD_PAGE);
+    return loadQueue();
+  }
+  const more = letters.length > DEAD_PAGE;
+  letters = letters.slice(0, DEAD_PAGE);
   const html = letters.map((d) => {
     const call = d.call || {};
     return `<tr data-id="${escapeHtml(call.id)}"><td>${escapeHtml(call.function)}.${escapeHtml(call.namespace)}<div class="muted small">${escapeHtml(call.method || '')} ${escapeHtml(call.path || '/')}</div></td>
-      <td>${escapeHtml(d.reason)}</td><td>${escapeHtml(d.dead_at || '')}</td><td class="num">${escapeHtml(call.attempt)}</td>
+      <td class="reason">${escapeHtml(d.reason)}</td><td class="wide">${escapeHtml(d.dead_at || '')}</td><td class="num wide">${escapeHtml(call.attempt)}</td>
       <td class="actions"><button type="button" data-replay="${escapeHtml(call.id)}">Replay</button>
       <button type="button" class="danger" data-discard="${escapeHtml(call.id)}">Discard</button></td></tr>`;
   }).join('');
   const body = $('dead-letters').tBodies[0];
   if (body.innerHTML !== html) body.innerHTML = html;
+  const total = Object.values(stats || {}).reduce((sum, s) => sum + (s.dead_letters || 0), 0);
+  $('dead-range').textContent = letters.length
+    ? `${offset + 1}–${offset + letters.length} of ${Math.max(total, offset + letters.length)}`
+    : '';
+  $('dead-prev').disabled = offset === 0;
+  $('dead-next').disabled = !more;
+  show('dead-pager', offset > 0 || more);
   show('dead-empty', letters.length === 0);
 }
+
+$('dead-prev').addEventListener('click', () => {
+  state.deadOffset = Math.max(0, (state.deadOffset || 0) - DEAD_PAGE);
+  loadQueue().catch(fail);
+});
+
+$('dead-next').addEventListener('click', () => {
+  state.deadOffset = (state.deadOffset || 0) + DEAD_PAGE;
+  loadQueue().catch(fail);
+});
 
 $('dead-letters').addEventListener('click', async (event) => {
   const { replay, discard } = event.target.dataset;

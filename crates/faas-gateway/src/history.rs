@@ -1,5 +1,5 @@
 //! A short in-memory history per function, for the portal's charts: requests by status class,
-//! latency percentiles, replicas desired and ready, cold starts, CPU and memory.
+//! latency percentiles, replicas desired and ready, cold starts, restarts, CPU and memory.
 //!
 //! The call path only adds to atomic counters ([`FunctionHistory::record_call`]: one add to a
 //! status-class counter, one to a latency bucket of a fixed log-scale histogram). A task
@@ -8,8 +8,9 @@
 //! - 180 points of 5 s (the last 15 minutes), for live views and the 15-minute charts;
 //! - 120 points of 30 s (the last hour), for the 1-hour charts.
 //!
-//! Every 5 s the sampler also reads each function's replicas and usage from the provider (one
-//! list per namespace). A point is 44 bytes, so a function costs about 14 KB whatever its
+//! Every 5 s the sampler also reads each function's replicas, usage and restart count (the
+//! `com.rustfaas.restarts` annotation, [`RESTARTS_ANNOTATION`]) from the provider (one list
+//! per namespace); a point holds the restarts seen during it. A point is 44 bytes, so a function costs about 14 KB whatever its
 //! traffic. Served by `GET /system/metrics/history` ([`crate::routes::history`]).
 
 use std::collections::HashMap;
@@ -56,6 +57,11 @@ impl Resolution {
     }
 }
 
+/// The status annotation where a provider counts its replicas' restarts (after dying or failing
+/// to become ready): a decimal number that only grows, except when a replica that restarted is
+/// replaced (scale down, update).
+pub const RESTARTS_ANNOTATION: &str = "com.rustfaas.restarts";
+
 /// Replicas or usage not known for a point (before the first look, or not reported).
 const UNKNOWN_REPLICAS: u16 = u16::MAX;
 
@@ -76,6 +82,8 @@ pub struct Point {
     pub ready: u16,
     /// Cold starts during the point.
     pub cold_starts: u16,
+    /// Replica restarts the provider reported during the point.
+    pub restarts: u16,
     /// CPU in cores (NaN: not reported).
     pub cpu: f32,
     /// Memory in bytes (NaN: not reported).
@@ -91,6 +99,7 @@ impl Point {
         desired: UNKNOWN_REPLICAS,
         ready: UNKNOWN_REPLICAS,
         cold_starts: 0,
+        restarts: 0,
         cpu: f32::NAN,
         memory: f32::NAN,
     };
@@ -149,6 +158,7 @@ struct Accumulator {
     requests: [u64; 4],
     latency: [u32; BUCKETS],
     cold_starts: u64,
+    restarts: u64,
 }
 
 impl Accumulator {
@@ -156,6 +166,7 @@ impl Accumulator {
         requests: [0; 4],
         latency: [0; BUCKETS],
         cold_starts: 0,
+        restarts: 0,
     };
 
     fn point(&self, observed: &Observed) -> Point {
@@ -168,6 +179,7 @@ impl Accumulator {
             desired: observed.desired,
             ready: observed.ready,
             cold_starts: u16::try_from(self.cold_starts).unwrap_or(u16::MAX),
+            restarts: u16::try_from(self.restarts).unwrap_or(u16::MAX),
             cpu: observed.cpu,
             memory: observed.memory,
         }
@@ -181,6 +193,8 @@ struct Observed {
     ready: u16,
     cpu: f32,
     memory: f32,
+    /// The provider's restart count (`None`: not reported yet).
+    restarts: Option<u64>,
 }
 
 /// A fixed ring of points; `period` is the index (unix time / step) of the newest point.
@@ -235,6 +249,7 @@ impl Ring {
             *sum = sum.saturating_add(n);
         }
         self.open.cold_starts += drained.cold_starts;
+        self.open.restarts += drained.restarts;
     }
 
     /// The last `count` closed points, oldest first, with the unix time each one starts at.
@@ -299,6 +314,7 @@ impl FunctionHistory {
                     ready: UNKNOWN_REPLICAS,
                     cpu: f32::NAN,
                     memory: f32::NAN,
+                    restarts: None,
                 },
             }),
             decisions: Mutex::default(),
@@ -358,6 +374,7 @@ impl FunctionHistory {
                 u32::try_from(self.live.latency[i].swap(0, Ordering::Relaxed)).unwrap_or(u32::MAX)
             }),
             cold_starts: self.live.cold_starts.swap(0, Ordering::Relaxed),
+            restarts: 0,
         };
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
         let Rings {
@@ -373,14 +390,32 @@ impl FunctionHistory {
         coarse.advance(now / Resolution::Coarse.step(), observed);
     }
 
-    fn observe(&self, desired: u64, ready: u64, usage: Option<(f64, f64)>) {
+    /// Records the provider's view: replicas, usage and its restart count so far (the
+    /// restarts since the last look count in the open points; a count that went down means
+    /// restarted replicas were replaced, and the new count is taken as all new).
+    fn observe(&self, desired: u64, ready: u64, usage: Option<(f64, f64)>, restarts: Option<u64>) {
         let narrow = |n: u64| u16::try_from(n).unwrap_or(UNKNOWN_REPLICAS - 1);
         let mut rings = self.rings.lock().unwrap_or_else(PoisonError::into_inner);
+        let new_restarts = match (rings.observed.restarts, restarts) {
+            (Some(before), Some(now)) if now >= before => now - before,
+            // The first look: restarts before it are not placed in time.
+            (None, _) | (_, None) => 0,
+            (Some(_), Some(now)) => now,
+        };
+        if new_restarts > 0 {
+            let drained = Accumulator {
+                restarts: new_restarts,
+                ..Accumulator::EMPTY
+            };
+            rings.fine.add(&drained);
+            rings.coarse.add(&drained);
+        }
         rings.observed = Observed {
             desired: narrow(desired),
             ready: narrow(ready),
             cpu: usage.map_or(f32::NAN, |(cpu, _)| cpu as f32),
             memory: usage.map_or(f32::NAN, |(_, memory)| memory as f32),
+            restarts: restarts.or(rings.observed.restarts),
         };
     }
 
@@ -578,10 +613,16 @@ impl History {
                 .usage
                 .as_ref()
                 .map(|usage| (usage.cpu, usage.total_memory_bytes));
+            let restarts = status
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(RESTARTS_ANNOTATION))
+                .and_then(|n| n.trim().parse::<u64>().ok());
             self.function_at(&namespace, &status.name, now).observe(
                 status.replicas,
                 status.available_replicas,
                 usage,
+                restarts,
             );
             listed.entry(namespace).or_default().push(status.name);
         }
@@ -708,7 +749,7 @@ mod tests {
     fn a_long_pause_leaves_empty_points_and_never_grows() {
         let history = History::default();
         let f = history.function_at("ns", "f", 0);
-        f.observe(3, 2, Some((0.5, 1e6)));
+        f.observe(3, 2, Some((0.5, 1e6)), None);
         f.record_call(StatusCode::OK, Duration::from_millis(1));
         history.sample(5);
         let first = f.window(Window::FifteenMinutes).points[179];
@@ -719,6 +760,34 @@ mod tests {
         assert_eq!(series.points.len(), 180);
         assert!(series.points.iter().all(|p| p.requests == [0; 4]));
         assert!(series.points.iter().all(|p| p.desired == 3));
+    }
+
+    #[test]
+    fn restarts_count_in_the_point_where_they_were_seen() {
+        let history = History::default();
+        let f = history.function_at("ns", "f", 0);
+        // The first count is not placed in time: it happened before anyone looked.
+        f.observe(1, 0, None, Some(4));
+        history.sample(5);
+        f.observe(1, 0, None, Some(6));
+        history.sample(10);
+        // Not reported this time: nothing new, the count is remembered.
+        f.observe(1, 0, None, None);
+        history.sample(15);
+        // Went down: the restarted replica was replaced; the new one restarted once.
+        f.observe(1, 0, None, Some(1));
+        history.sample(20);
+        let points = f.window(Window::FiveMinutes).points;
+        let restarts: Vec<u16> = points[56..].iter().map(|p| p.restarts).collect();
+        assert_eq!(restarts, [0, 2, 0, 1]);
+        assert_eq!(f.window(Window::OneHour).points.last().unwrap().restarts, 0);
+        history.sample(30);
+        assert_eq!(f.window(Window::OneHour).points.last().unwrap().restarts, 3);
+    }
+
+    #[test]
+    fn a_point_stays_44_bytes() {
+        assert_eq!(std::mem::size_of::<Point>(), 44);
     }
 
     #[test]

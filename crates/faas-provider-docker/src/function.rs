@@ -39,6 +39,8 @@ pub(crate) struct Function {
     ready: RwLock<Vec<ReplicaEndpoint>>,
     /// Why the last replica went away unasked (exit code, OOM, not ready in time).
     last_exit: Mutex<Option<String>>,
+    /// Replicas replaced unasked so far (`com.rustfaas.restarts` in the status).
+    restarts: AtomicU64,
     wake: Notify,
     stopped: AtomicBool,
     /// Containers being stopped in the background: not counted, not stopped twice.
@@ -55,6 +57,7 @@ impl Function {
             record: Mutex::new(record),
             ready: RwLock::default(),
             last_exit: Mutex::default(),
+            restarts: AtomicU64::new(0),
             wake: Notify::new(),
             stopped: AtomicBool::new(false),
             removing: Arc::default(),
@@ -88,6 +91,14 @@ impl Function {
                 .get_or_insert_with(Default::default)
                 .insert("com.rustfaas.last-exit".to_owned(), exit);
         }
+        // The same names as the process backend's: how often replicas were replaced unasked,
+        // and the image id the deployment pinned.
+        let extra = annotations.get_or_insert_with(Default::default);
+        extra.insert(
+            "com.rustfaas.restarts".to_owned(),
+            self.restarts.load(Ordering::Relaxed).to_string(),
+        );
+        extra.insert("com.rustfaas.digest".to_owned(), record.image_id.clone());
         FunctionStatus {
             name: d.service.clone(),
             image: d.image.clone(),
@@ -249,6 +260,7 @@ async fn reconcile(
                 );
                 tracing::warn!(function = %f.name, namespace = %f.namespace, "{reason}: replacing it");
                 *lock(&f.last_exit) = Some(reason);
+                f.restarts.fetch_add(1, Ordering::Relaxed);
                 backoff.failed();
                 shared.engine.remove(&replica.id).await?;
             }
@@ -365,6 +377,7 @@ async fn note_exit(shared: &Shared, f: &Function, id: &str, container: &Containe
     };
     tracing::warn!(function = %f.name, namespace = %f.namespace, "{reason}: replacing it");
     *lock(&f.last_exit) = Some(reason);
+    f.restarts.fetch_add(1, Ordering::Relaxed);
 }
 
 static INSTANCES: AtomicU64 = AtomicU64::new(0);

@@ -22,6 +22,12 @@ pub const LIMITS_ANNOTATION: &str = "com.openfaas.limits";
 /// Set on a function's status when its replicas lack some of the sandbox's guarantees:
 /// `not enforced: <what, and why>`.
 pub const SANDBOX_ANNOTATION: &str = "com.rustfaas.sandbox";
+/// Set on a function's status: how many times its replicas in service were restarted after
+/// dying or failing to become ready (the portal calls a function that keeps restarting
+/// failing). A replaced replica (scale down, update) takes its count with it.
+pub const RESTARTS_ANNOTATION: &str = "com.rustfaas.restarts";
+/// Set on a packaged function's status: the `sha256:<hex>` digest of the package it runs.
+pub const DIGEST_ANNOTATION: &str = "com.rustfaas.digest";
 /// Shortest interval over which CPU use is averaged.
 const MIN_CPU_SAMPLE: Duration = Duration::from_millis(500);
 
@@ -228,6 +234,12 @@ impl Function {
                     SANDBOX_ANNOTATION.to_owned(),
                     format!("not enforced: {missing}"),
                 );
+        }
+        let annotations = status.annotations.get_or_insert_with(Default::default);
+        let restarts: u64 = state.slots.iter().map(|s| s.status().restarts).sum();
+        annotations.insert(RESTARTS_ANNOTATION.to_owned(), restarts.to_string());
+        if let Some(pin) = &record.package {
+            annotations.insert(DIGEST_ANNOTATION.to_owned(), pin.digest.clone());
         }
         status.replicas = record.replicas;
         status.available_replicas = state.slots.iter().filter(|s| s.is_ready()).count() as u64;

@@ -59,7 +59,9 @@ use self::secrets::SecretStore;
 use faas_provider::ProviderError;
 use faas_provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};
 
-pub use self::function::{LIMITS_ANNOTATION, SANDBOX_ANNOTATION};
+pub use self::function::{
+    DIGEST_ANNOTATION, LIMITS_ANNOTATION, RESTARTS_ANNOTATION, SANDBOX_ANNOTATION,
+};
 pub use self::sandbox::{parse_uid_range, SandboxConfig, SandboxMode};
 
 /// How long [`Provider::shutdown`] lets replicas drain before killing them.

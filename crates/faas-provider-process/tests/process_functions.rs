@@ -329,6 +329,11 @@ async fn a_killed_replica_is_restarted() {
     };
     assert_eq!(after.instance, before.instance);
     assert_eq!(after.restarts, 1);
+    // The status counts it too (what the portal's state reads); a host image has no digest.
+    let status = h.provider.status("openfaas-fn", "phoenix").await.unwrap();
+    let annotations = status.annotations.unwrap();
+    assert_eq!(annotations[faas_provider_process::RESTARTS_ANNOTATION], "1");
+    assert!(!annotations.contains_key(faas_provider_process::DIGEST_ANNOTATION));
     let (status, body) = h.call_function("phoenix", "alive").await;
     assert_eq!((status, body.as_str()), (200, "alive"));
     let log = h.log_text("phoenix").await;

@@ -537,3 +537,469 @@ async fn the_overview_of_200_functions_is_interactive_within_a_second() {
     let errors = browser.errors().await;
     assert!(errors.is_empty(), "the page reported errors: {errors:#?}");
 }
+
+/// Asks the API for `path` as JSON.
+async fn get_json(faasd: &Faasd, path: &str) -> Value {
+    faasd
+        .api(reqwest::Method::GET, path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Dead letters waiting, over every queue.
+async fn dead_letter_count(faasd: &Faasd) -> u64 {
+    let stats = get_json(faasd, "/system/queue/stats").await;
+    stats
+        .as_object()
+        .map(|queues| {
+            queues
+                .values()
+                .map(|q| q["dead_letters"].as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The controls of the page (buttons, fields, navigation) that are shown but reach past a
+/// `width`-px screen, and how wide the document is: nothing should scroll sideways.
+async fn overflowing_controls(browser: &mut Browser) -> Value {
+    browser
+        .eval(
+            "(() => {
+               const width = document.documentElement.clientWidth;
+               const bad = [...document.querySelectorAll('button, input, select, textarea, nav a, h1')]
+                 .filter((e) => e.offsetParent !== null && !e.closest('dialog:not([open])'))
+                 .filter((e) => { const r = e.getBoundingClientRect(); return r.width > 0 && (r.left < -0.5 || r.right > width + 0.5); })
+                 .map((e) => e.id || e.textContent.trim().slice(0, 30) || e.outerHTML.slice(0, 60));
+               return {scroll: document.documentElement.scrollWidth, width, bad};
+             })()",
+        )
+        .await
+}
+
+async fn assert_fits_a_phone(browser: &mut Browser, what: &str) {
+    let found = overflowing_controls(browser).await;
+    assert_eq!(found["width"], 390, "{what}: {found}");
+    assert!(
+        found["scroll"].as_u64().unwrap() <= 390 && found["bad"] == json!([]),
+        "{what} overflows a 390 px screen: {found}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_says_why_functions_fail_and_manages_secrets_and_dead_letters() {
+    // One attempt: a failed async call is dead-lettered at once.
+    let faasd = Faasd::start_with(&[("FAASD_QUEUE_RETRY_ATTEMPTS", "1")]);
+
+    // A packaged function: its page shows the package and its sha256 digest.
+    let archive = common::package(
+        &[("handler.sh", "#!/bin/sh\ncat\n", 0o755)],
+        json!({"fprocess": "./handler.sh"}),
+    );
+    let uploaded = faasd
+        .api(reqwest::Method::PUT, "/system/packages/echo-pkg:1.0")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    let digest = uploaded.json::<Value>().await.unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    faasd
+        .deploy_accepted(json!({"service": "packaged", "image": "echo-pkg:1.0"}))
+        .await;
+    faasd.wait_replicas("packaged", 1).await;
+
+    // Failing from readiness, not errors: it serves, then one call (answered 200) removes
+    // its watchdog's lock file, so its /_/health fails and the provider takes it out of
+    // service without restarting it.
+    faasd
+        .deploy_host("unready", r#"sh -c 'rm -f "$TMPDIR/.lock"; echo gone'"#)
+        .await;
+    // Failing from restarts: its watchdog refuses its configuration and exits at once, and
+    // the provider restarts it again and again.
+    faasd
+        .deploy_accepted(json!({
+            "service": "crashloop", "image": "functions/alpine:latest", "envProcess": "cat",
+            "envVars": {"mode": "no-such-mode"}
+        }))
+        .await;
+    // More dead letters than one page of the portal's (100).
+    faasd.deploy_host("broken", "false").await;
+    for i in 0..105 {
+        let queued = faasd
+            .client
+            .post(faasd.url("/async-function/broken"))
+            .body(format!("call-{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(queued.status(), 202);
+    }
+    // The history saw "unready" ready before it stops being so.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let series = get_json(&faasd, "/system/metrics/history?function=unready&window=5m").await;
+        if series["replicas"]["ready"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == 1)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no history of unready"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        faasd.invoke("unready", "").await,
+        (200, "gone\n".to_owned())
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while dead_letter_count(&faasd).await < 105 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the async calls were not dead-lettered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let mut browser = Browser::start().await;
+    browser.set_viewport(1280, 900, false).await;
+    sign_in(&mut browser, &faasd).await;
+    // Both say why they fail: not from failed calls (there were none).
+    browser
+        .wait_for_within(
+            "document.querySelector('tr[data-name=unready] .state').title.includes('health checks')
+             && !!document.querySelector('tr[data-name=unready][data-state=failing]')",
+            "the function that lost its readiness shown as failing",
+            Duration::from_secs(60),
+        )
+        .await;
+    browser
+        .wait_for_within(
+            "document.querySelector('tr[data-name=crashloop] .state').title.includes('restarted')
+             && !!document.querySelector('tr[data-name=crashloop][data-state=failing]')",
+            "the restarting function shown as failing",
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('tr[data-name=packaged]').dataset.state")
+            .await,
+        "ready"
+    );
+    // Its page: failing, with its restart count.
+    browser
+        .eval("location.hash = '#/fn/openfaas-fn/crashloop'; true")
+        .await;
+    browser
+        .wait_for(
+            "document.body.dataset.fnLoaded === 'crashloop'
+             && document.getElementById('fn-state').textContent === 'failing'
+             && Number(document.getElementById('fn-restarts').textContent) >= 2",
+            "the restarting function's page",
+        )
+        .await;
+
+    // The package and its digest.
+    browser
+        .eval("location.hash = '#/fn/openfaas-fn/packaged'; true")
+        .await;
+    browser
+        .wait_for(
+            "document.body.dataset.fnLoaded === 'packaged' && !!document.getElementById('fn-digest')",
+            "the packaged function's page",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.getElementById('fn-image').textContent")
+            .await,
+        "echo-pkg:1.0"
+    );
+    assert_eq!(
+        browser
+            .eval("document.getElementById('fn-digest').textContent")
+            .await,
+        digest.as_str()
+    );
+
+    // The keyboard alone: from the path field, Tab through query, headers and body, type the
+    // body, Tab to the Invoke button and press Enter.
+    browser
+        .eval("document.getElementById('invoke-path').focus(); true")
+        .await;
+    for expected in ["invoke-query", "invoke-headers", "invoke-body"] {
+        browser.press("Tab").await;
+        assert_eq!(browser.eval("document.activeElement.id").await, expected);
+    }
+    browser.type_text("typed, not clicked").await;
+    browser.press("Tab").await;
+    assert_eq!(
+        browser
+            .eval(
+                "document.activeElement === document.querySelector('#invoke button[type=submit]')"
+            )
+            .await,
+        true,
+        "Tab from the body reaches the Invoke button"
+    );
+    browser.press("Enter").await;
+    browser
+        .wait_for(
+            "document.getElementById('invoke-output').textContent === 'typed, not clicked'",
+            "the answer to the call made from the keyboard",
+        )
+        .await;
+
+    // A phone: the function page's controls fit the screen.
+    browser.set_viewport(390, 844, true).await;
+    browser
+        .wait_for(
+            "document.documentElement.clientWidth === 390",
+            "the phone's width",
+        )
+        .await;
+    assert_fits_a_phone(&mut browser, "the function page").await;
+    let phone = browser
+        .screenshot(&screenshots().join("function-phone.png"))
+        .await;
+    assert!(phone > 8, "the phone screenshot is blank ({phone} colours)");
+
+    // Secrets: created, replaced and deleted from the page; the values reach the function
+    // that uses it and are never shown.
+    browser.eval("location.hash = '#/secrets'; true").await;
+    browser
+        .wait_for(
+            "!document.getElementById('secrets-view').hidden",
+            "the secrets page",
+        )
+        .await;
+    fill(
+        &mut browser,
+        &[
+            ("secret-name", "api-key"),
+            ("secret-value", "first-value-1"),
+        ],
+    )
+    .await;
+    click(&mut browser, "#secret-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "!!document.querySelector('#secrets tr[data-name=api-key]')",
+            "the new secret",
+        )
+        .await;
+    assert_fits_a_phone(&mut browser, "the secrets page").await;
+    faasd
+        .deploy_accepted(json!({
+            "service": "reader", "image": "functions/alpine:latest",
+            "envProcess": r#"sh -c 'cat "$secret_mount_path/api-key"'"#, "secrets": ["api-key"]
+        }))
+        .await;
+    faasd.wait_replicas("reader", 1).await;
+    assert_eq!(
+        faasd.invoke("reader", "").await,
+        (200, "first-value-1".to_owned())
+    );
+    click(&mut browser, "#secrets button[data-replace-secret=api-key]").await;
+    assert_eq!(
+        browser
+            .eval("[document.getElementById('secret-name').value, document.activeElement.id]")
+            .await,
+        json!(["api-key", "secret-value"]),
+        "Replace puts the name in the form and the cursor in the value"
+    );
+    fill(&mut browser, &[("secret-value", "second-value-2")]).await;
+    click(&mut browser, "#secret-form button[type=submit]").await;
+    browser
+        .wait_for(
+            "document.getElementById('notice').textContent === 'Secret api-key replaced'",
+            "the replaced secret",
+        )
+        .await;
+    assert_eq!(
+        faasd.invoke("reader", "").await,
+        (200, "second-value-2".to_owned()),
+        "the running replica reads the new value"
+    );
+    let html = browser.eval("document.documentElement.outerHTML").await;
+    let html = html.as_str().unwrap();
+    assert!(
+        !html.contains("first-value-1") && !html.contains("second-value-2"),
+        "a secret's value is in the page"
+    );
+    click(&mut browser, "#secrets button[data-delete-secret=api-key]").await;
+    browser
+        .wait_for(
+            "document.getElementById('confirm-dialog').open",
+            "the delete confirmation",
+        )
+        .await;
+    click(&mut browser, "#confirm-ok").await;
+    browser
+        .wait_for(
+            "!document.querySelector('#secrets tr[data-name=api-key]')",
+            "the deleted secret to leave the list",
+        )
+        .await;
+    let secrets = get_json(&faasd, "/system/secrets").await;
+    assert!(
+        !secrets
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "api-key"),
+        "{secrets}"
+    );
+
+    // Dead letters, a page at a time: 105 are two pages.
+    browser.set_viewport(1280, 900, false).await;
+    browser.eval("location.hash = '#/queue'; true").await;
+    browser
+        .wait_for(
+            "document.getElementById('dead-range').textContent === '1–100 of 105'
+             && document.querySelectorAll('#dead-letters tbody tr').length === 100",
+            "the first page of dead letters",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("[document.getElementById('dead-prev').disabled, document.getElementById('dead-next').disabled]")
+            .await,
+        json!([true, false])
+    );
+    click(&mut browser, "#dead-next").await;
+    browser
+        .wait_for(
+            "document.getElementById('dead-range').textContent === '101–105 of 105'
+             && document.querySelectorAll('#dead-letters tbody tr').length === 5",
+            "the second page of dead letters",
+        )
+        .await;
+    let page_two: Vec<String> = serde_json::from_value(
+        browser
+            .eval(
+                "[...document.querySelectorAll('#dead-letters tbody tr')].map((r) => r.dataset.id)",
+            )
+            .await,
+    )
+    .unwrap();
+    let all_ids = |letters: &Value| -> Vec<String> {
+        letters
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["call"]["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let listed = all_ids(&get_json(&faasd, "/system/queue/dead-letters?limit=1000").await);
+    assert_eq!(
+        listed[100..],
+        page_two[..],
+        "the page is the API's letters 101 to 105"
+    );
+    // Discard one, confirmed: gone for good.
+    click(
+        &mut browser,
+        &format!("#dead-letters button[data-discard='{}']", page_two[0]),
+    )
+    .await;
+    browser
+        .wait_for(
+            "document.getElementById('confirm-dialog').open",
+            "the discard confirmation",
+        )
+        .await;
+    click(&mut browser, "#confirm-ok").await;
+    browser
+        .wait_for(
+            "document.getElementById('dead-range').textContent === '101–104 of 104'",
+            "the discarded letter to leave the page",
+        )
+        .await;
+    // The dead letters on a phone: their Replay and Discard buttons fit the screen.
+    browser.set_viewport(390, 844, true).await;
+    browser
+        .wait_for(
+            "document.documentElement.clientWidth === 390",
+            "the phone's width",
+        )
+        .await;
+    assert_fits_a_phone(&mut browser, "the dead letters").await;
+    let phone = browser
+        .screenshot(&screenshots().join("queue-phone.png"))
+        .await;
+    assert!(phone > 8, "the phone screenshot is blank ({phone} colours)");
+    browser.set_viewport(1280, 900, false).await;
+    // Replay one after the function was fixed: it runs again, succeeds and leaves the list.
+    faasd
+        .api(reqwest::Method::PUT, "/system/functions")
+        .json(
+            &json!({"service": "broken", "image": "functions/alpine:latest", "envProcess": "cat"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while faasd.invoke("broken", "fixed?").await != (200, "fixed?".to_owned()) {
+        assert!(std::time::Instant::now() < deadline, "broken was not fixed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    click(
+        &mut browser,
+        &format!("#dead-letters button[data-replay='{}']", page_two[1]),
+    )
+    .await;
+    browser
+        .wait_for(
+            "document.getElementById('notice').textContent.startsWith('Replayed')",
+            "the replay",
+        )
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = all_ids(&get_json(&faasd, "/system/queue/dead-letters?limit=1000").await);
+        assert!(
+            !listed.contains(&page_two[0]),
+            "the discarded letter is back"
+        );
+        if listed.len() == 103 && !listed.contains(&page_two[1]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replayed call did not succeed: {} letters",
+            listed.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    browser
+        .wait_for(
+            "document.getElementById('dead-range').textContent === '101–103 of 103'",
+            "the replayed letter to leave the page",
+        )
+        .await;
+    // Back to the first page.
+    click(&mut browser, "#dead-prev").await;
+    browser
+        .wait_for(
+            "document.getElementById('dead-range').textContent === '1–100 of 103'",
+            "the first page again",
+        )
+        .await;
+
+    let errors = browser.errors().await;
+    assert!(errors.is_empty(), "the page reported errors: {errors:#?}");
+}

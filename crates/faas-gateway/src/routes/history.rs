@@ -66,6 +66,9 @@ struct FunctionSeries {
     requests: Requests,
     latency_ms: Latency,
     replicas: Replicas,
+    /// Replica restarts the provider reported during each point (dying, or not becoming
+    /// ready): the portal calls a function whose replicas keep restarting failing.
+    restarts: Vec<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cold_starts: Option<Vec<u16>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,6 +128,7 @@ fn series(
             desired: points.iter().map(|p| replicas(p.desired)).collect(),
             ready: points.iter().map(|p| replicas(p.ready)).collect(),
         },
+        restarts: points.iter().map(|p| p.restarts).collect(),
         cold_starts: detailed.then(|| points.iter().map(|p| p.cold_starts).collect()),
         cpu: detailed.then(|| points.iter().map(|p| known(p.cpu)).collect()),
         // Bytes: no rounding to a thousandth needed, but NaN is still unknown.

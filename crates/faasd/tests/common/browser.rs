@@ -261,11 +261,23 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
+    /// Types `text` into the focused element, as a keyboard (or an input method) would.
+    pub async fn type_text(&mut self, text: &str) {
+        self.call("Input.insertText", json!({ "text": text })).await;
+    }
+
     /// Evaluates `expression` until it is `true` (up to 20 s); panics with `what` otherwise.
     /// An exception counts as not yet: the page may still be loading (no `document.body`).
     pub async fn wait_for(&mut self, expression: &str, what: &str) {
+        self.wait_for_within(expression, what, Duration::from_secs(20))
+            .await;
+    }
+
+    /// [`Browser::wait_for`] with its own limit, for what takes longer by design (a state
+    /// the history derives from several 5-second points).
+    pub async fn wait_for_within(&mut self, expression: &str, what: &str, limit: Duration) {
         let guarded = format!("(() => {{ try {{ return ({expression}) === true; }} catch (_) {{ return false; }} }})()");
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + limit;
         loop {
             if self.eval(&guarded).await == Value::Bool(true) {
                 return;
