@@ -513,7 +513,6 @@ pub(crate) fn inspect_archive(archive: &[u8]) -> Result<ArchiveSummary, String> 
 
 /// [`inspect_archive`] reading the archive as a stream.
 pub(crate) fn inspect_reader(mut archive: impl Read) -> Result<ArchiveSummary, String> {
-    let not_tar = |e: io::Error| format!("package is not a tar.gz: {e}");
     let mut magic = [0u8; 2];
     if archive.read_exact(&mut magic).is_err() || magic != [0x1f, 0x8b] {
         return Err("package is not a tar.gz: it does not start with the gzip magic bytes".into());
@@ -522,8 +521,7 @@ pub(crate) fn inspect_reader(mut archive: impl Read) -> Result<ArchiveSummary, S
     let mut tar = tar::Archive::new(GzDecoder::new(archive));
     let mut summary = ArchiveSummary::default();
     let mut symlinks: HashSet<PathBuf> = HashSet::new();
-    // (path, is a symlink entry, symlink target or hard link target)
-    let mut seen: Vec<(PathBuf, tar::EntryType, Option<PathBuf>)> = Vec::new();
+    let mut seen: Vec<SeenEntry> = Vec::new();
 
     for entry in tar.entries().map_err(not_tar)? {
         let mut entry = entry.map_err(not_tar)?;
@@ -531,74 +529,103 @@ pub(crate) fn inspect_reader(mut archive: impl Read) -> Result<ArchiveSummary, S
         if summary.entries > MAX_ENTRIES {
             return Err(format!("package has more than {MAX_ENTRIES} entries"));
         }
-        let raw_path = entry.path().map_err(not_tar)?.into_owned();
-        let path = clean_entry_path(&raw_path)?;
-        let kind = entry.header().entry_type();
-        let link = entry.link_name().map_err(not_tar)?.map(|l| l.into_owned());
-        match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                summary.bytes = summary.bytes.saturating_add(entry.size());
-                if summary.bytes > MAX_UNPACKED_BYTES {
-                    return Err(format!(
-                        "package unpacks to more than {} GiB",
-                        MAX_UNPACKED_BYTES >> 30
-                    ));
-                }
-                if path == Path::new(MANIFEST) {
-                    if entry.size() > MAX_MANIFEST_BYTES {
-                        return Err(format!("{MANIFEST} is larger than 1 MiB"));
-                    }
-                    let mut bytes = Vec::new();
-                    entry.read_to_end(&mut bytes).map_err(not_tar)?;
-                    summary.manifest = Some(Manifest::parse(&bytes)?);
-                }
-            }
-            tar::EntryType::Directory => {}
-            tar::EntryType::Symlink => {
-                let target = link
-                    .clone()
-                    .ok_or_else(|| format!("symlink {} has no target", raw_path.display()))?;
-                check_symlink_target(&path, &target)?;
-                symlinks.insert(path.clone());
-            }
-            tar::EntryType::Link => {
-                let target = link
-                    .clone()
-                    .ok_or_else(|| format!("hard link {} has no target", raw_path.display()))?;
-                let target = clean_entry_path(&target).map_err(|_| {
-                    format!(
-                        "hard link {} points outside the package ({})",
-                        raw_path.display(),
-                        target.display()
-                    )
-                })?;
-                if target.as_os_str().is_empty() {
-                    return Err(format!(
-                        "hard link {} points at the package root",
-                        raw_path.display()
-                    ));
-                }
-            }
-            other => {
-                return Err(format!(
-                    "entry {} has a type packages cannot hold ({other:?}): only files, \
-                     directories and links are allowed",
-                    raw_path.display()
-                ))
-            }
+        if let Some(seen_entry) = inspect_entry(&mut entry, &mut summary, &mut symlinks)? {
+            seen.push(seen_entry);
         }
-        if path.as_os_str().is_empty() {
-            continue;
-        }
-        seen.push((path, kind, link));
     }
     if summary.entries == 0 {
         return Err("package is not a tar.gz: the archive is empty".into());
     }
+    check_symlink_crossings(&seen, &symlinks)?;
+    Ok(summary)
+}
 
-    // With every symlink known: nothing may be written through one or replace one, and link
-    // targets may not pass through one (where a `..` after it could climb out).
-    for (path, kind, link) in &seen {
+/// An entry kept for the second pass: its path, type, and symlink or hard link target.
+type SeenEntry = (PathBuf, tar::EntryType, Option<PathBuf>);
+
+fn not_tar(e: io::Error) -> String {
+    format!("package is not a tar.gz: {e}")
+}
+
+/// Checks one entry's path, type, size and link target, reading the manifest if this is it,
+/// and remembers symlinks. Returns the entry for the second pass (`None` for the root).
+fn inspect_entry(
+    entry: &mut tar::Entry<impl Read>,
+    summary: &mut ArchiveSummary,
+    symlinks: &mut HashSet<PathBuf>,
+) -> Result<Option<SeenEntry>, String> {
+    let raw_path = entry.path().map_err(not_tar)?.into_owned();
+    let path = clean_entry_path(&raw_path)?;
+    let kind = entry.header().entry_type();
+    let link = entry.link_name().map_err(not_tar)?.map(|l| l.into_owned());
+    match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+            summary.bytes = summary.bytes.saturating_add(entry.size());
+            if summary.bytes > MAX_UNPACKED_BYTES {
+                return Err(format!(
+                    "package unpacks to more than {} GiB",
+                    MAX_UNPACKED_BYTES >> 30
+                ));
+            }
+            if path == Path::new(MANIFEST) {
+                if entry.size() > MAX_MANIFEST_BYTES {
+                    return Err(format!("{MANIFEST} is larger than 1 MiB"));
+                }
+                let mut bytes = Vec::new();
+                entry.read_to_end(&mut bytes).map_err(not_tar)?;
+                summary.manifest = Some(Manifest::parse(&bytes)?);
+            }
+        }
+        tar::EntryType::Directory => {}
+        tar::EntryType::Symlink => {
+            let target = link
+                .clone()
+                .ok_or_else(|| format!("symlink {} has no target", raw_path.display()))?;
+            check_symlink_target(&path, &target)?;
+            symlinks.insert(path.clone());
+        }
+        tar::EntryType::Link => {
+            let target = link
+                .clone()
+                .ok_or_else(|| format!("hard link {} has no target", raw_path.display()))?;
+            check_hard_link_target(&raw_path, &target)?;
+        }
+        other => {
+            return Err(format!(
+                "entry {} has a type packages cannot hold ({other:?}): only files, \
+                 directories and links are allowed",
+                raw_path.display()
+            ))
+        }
+    }
+    if path.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((path, kind, link)))
+}
+
+/// A hard link must name an entry inside the package, and not its root.
+fn check_hard_link_target(raw_path: &Path, target: &Path) -> Result<(), String> {
+    let target = clean_entry_path(target).map_err(|_| {
+        format!(
+            "hard link {} points outside the package ({})",
+            raw_path.display(),
+            target.display()
+        )
+    })?;
+    if target.as_os_str().is_empty() {
+        return Err(format!(
+            "hard link {} points at the package root",
+            raw_path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// With every symlink known: nothing may be written through one or replace one, and link
+/// targets may not pass through one (where a `..` after it could climb out).
+fn check_symlink_crossings(seen: &[SeenEntry], symlinks: &HashSet<PathBuf>) -> Result<(), String> {
+    for (path, kind, link) in seen {
         for ancestor in path.ancestors().skip(1) {
             if symlinks.contains(ancestor) {
                 return Err(format!(
@@ -617,27 +644,38 @@ pub(crate) fn inspect_reader(mut archive: impl Read) -> Result<ArchiveSummary, S
             } else {
                 target.clone()
             };
-            let mut walked = PathBuf::new();
-            let components: Vec<Component> = resolved.components().collect();
-            for (i, component) in components.iter().enumerate() {
-                match component {
-                    Component::Normal(part) => walked.push(part),
-                    Component::ParentDir => {
-                        walked.pop();
-                    }
-                    _ => {}
-                }
-                if i + 1 < components.len() && symlinks.contains(&walked) && walked != *path {
-                    return Err(format!(
-                        "link {} resolves through the symlink {}",
-                        path.display(),
-                        walked.display()
-                    ));
-                }
-            }
+            check_link_walk(path, &resolved, symlinks)?;
         }
     }
-    Ok(summary)
+    Ok(())
+}
+
+/// Walks a link's resolved target: no component before the last may be a symlink (other
+/// than the link itself).
+fn check_link_walk(
+    path: &Path,
+    resolved: &Path,
+    symlinks: &HashSet<PathBuf>,
+) -> Result<(), String> {
+    let mut walked = PathBuf::new();
+    let components: Vec<Component> = resolved.components().collect();
+    for (i, component) in components.iter().enumerate() {
+        match component {
+            Component::Normal(part) => walked.push(part),
+            Component::ParentDir => {
+                walked.pop();
+            }
+            _ => {}
+        }
+        if i + 1 < components.len() && symlinks.contains(&walked) && walked != *path {
+            return Err(format!(
+                "link {} resolves through the symlink {}",
+                path.display(),
+                walked.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An entry path as normal components only; refuses absolute paths and `..`.

@@ -259,25 +259,65 @@ async fn run_once(
     stop_rx: &mut watch::Receiver<Option<Duration>>,
     cgroup: &mut Option<ReplicaCgroup>,
 ) -> Outcome {
+    let prepared = match prepare(runtime, slot, log) {
+        Ok(prepared) => prepared,
+        Err(reason) => return Outcome::Failed(reason),
+    };
+    ensure_cgroup(runtime, slot, log, cgroup);
+    let mut replica = match start(runtime, slot, log, cgroup.as_ref(), prepared).await {
+        Ok(replica) => replica,
+        Err(reason) => return Outcome::Failed(reason),
+    };
+    if let Err(outcome) = wait_ready(runtime, &mut replica, stop_rx).await {
+        return outcome;
+    }
+    notify(slot, true);
+    watch_running(slot, log, notify, stop_rx, &mut replica).await
+}
+
+/// What a replica start needs once its directory is ready.
+struct Prepared {
+    dir: PathBuf,
+    workdir: PathBuf,
+    /// Held until the replica's process is gone.
+    ports: PortsGuard,
+    port: u16,
+    upstream_port: Option<u16>,
+    marker: String,
+    env: BTreeMap<String, String>,
+    /// The sandbox's uid for the function, when sandboxed.
+    uid: Option<u32>,
+}
+
+/// A started replica's process.
+struct Started {
+    child: Child,
+    pid: i32,
+    /// The sandbox's init, when sandboxed.
+    init: Option<i32>,
+    address: SocketAddr,
+    port: u16,
+    upstream_port: Option<u16>,
+    marker: String,
+    _ports: PortsGuard,
+}
+
+/// Prepares the replica directory and picks the ports and environment of one start.
+fn prepare(runtime: &Arc<Runtime>, slot: &Slot, log: &FunctionLog) -> Result<Prepared, String> {
     let spec = &slot.spec;
     let dir = slot.dir(runtime);
-    let sandboxed = runtime.sandbox.is_active();
-    let uid = if sandboxed {
-        match runtime.sandbox.uid_for(&spec.namespace, &spec.name) {
-            Ok(uid) => Some(uid),
-            Err(e) => return Outcome::Failed(e),
-        }
+    let uid = if runtime.sandbox.is_active() {
+        Some(runtime.sandbox.uid_for(&spec.namespace, &spec.name)?)
     } else {
         None
     };
     // Files the function must own: only when the server hands out uids (as root).
     let owner = uid.filter(|_| runtime.sandbox.assigns_uids());
-    if let Err(e) = prepare_dir(runtime, spec, &dir, log, &slot.instance, owner) {
-        return Outcome::Failed(format!("cannot prepare {}: {e}", dir.display()));
-    }
+    prepare_dir(runtime, spec, &dir, log, &slot.instance, owner)
+        .map_err(|e| format!("cannot prepare {}: {e}", dir.display()))?;
     let workdir = match &spec.package {
         Some((pin, path)) if !path.is_dir() => {
-            return Outcome::Failed(format!(
+            return Err(format!(
                 "package {} ({}) is missing from the store",
                 pin.image, pin.digest
             ))
@@ -290,144 +330,213 @@ async fn run_once(
         runtime: runtime.clone(),
         ports: Vec::new(),
     };
-    let port = match runtime.ports.allocate() {
-        Ok(port) => ports.keep(port),
-        Err(e) => return Outcome::Failed(format!("cannot find a free port: {e}")),
+    let mut allocate = || {
+        runtime
+            .ports
+            .allocate()
+            .map(|port| ports.keep(port))
+            .map_err(|e| format!("cannot find a free port: {e}"))
     };
+    let port = allocate()?;
     let upstream_port = if spec.allocate_upstream {
-        match runtime.ports.allocate() {
-            Ok(port) => Some(ports.keep(port)),
-            Err(e) => return Outcome::Failed(format!("cannot find a free port: {e}")),
-        }
+        Some(allocate()?)
     } else {
         None
     };
     let marker = runtime.marker(&spec.namespace, &spec.name, &slot.instance);
     let env = replica_env(runtime, spec, &dir, port, upstream_port, &marker, uid);
+    Ok(Prepared {
+        dir,
+        workdir,
+        ports,
+        port,
+        upstream_port,
+        marker,
+        env,
+        uid,
+    })
+}
 
-    if cgroup.is_none() && runtime.cgroups.unavailable_reason().is_none() {
-        let max_pids = runtime.sandbox.max_pids();
-        match runtime.cgroups.create_replica(
-            &spec.namespace,
-            &spec.name,
-            &slot.instance,
-            spec.limits,
-            max_pids,
-        ) {
-            Ok(group) => {
-                slot.update(|s| {
-                    s.cgroup_dirs = group.dirs.clone();
-                    s.cgroup_error = None;
-                });
-                *cgroup = Some(group);
-            }
-            Err(e) => cgroup_failed(slot, log, e),
-        }
+/// Creates the replica's cgroup once (it outlives restarts); a failure is recorded, not fatal.
+fn ensure_cgroup(
+    runtime: &Runtime,
+    slot: &Slot,
+    log: &FunctionLog,
+    cgroup: &mut Option<ReplicaCgroup>,
+) {
+    if cgroup.is_some() || runtime.cgroups.unavailable_reason().is_some() {
+        return;
     }
+    let spec = &slot.spec;
+    let max_pids = runtime.sandbox.max_pids();
+    match runtime.cgroups.create_replica(
+        &spec.namespace,
+        &spec.name,
+        &slot.instance,
+        spec.limits,
+        max_pids,
+    ) {
+        Ok(group) => {
+            slot.update(|s| {
+                s.cgroup_dirs = group.dirs.clone();
+                s.cgroup_error = None;
+            });
+            *cgroup = Some(group);
+        }
+        Err(e) => cgroup_failed(slot, log, e),
+    }
+}
 
-    let (mut child, pid, init) = match spawn(runtime, slot, &dir, &workdir, env, uid, log) {
-        Ok((child, pid, gate)) => match gate {
-            // Sandboxed: bwrap waits on its gate until the sandbox's init is in the cgroup.
-            Some(gate) => match sandbox::sandbox_init(pid).await {
-                Ok(init) => {
-                    // bwrap itself too, so the replica's pid is found in its cgroup.
-                    join_cgroup(slot, log, cgroup.as_ref(), pid);
-                    join_cgroup(slot, log, cgroup.as_ref(), init);
-                    if let Err(e) = open_gate(gate) {
-                        procfs::sigkill_tree(pid);
-                        return Outcome::Failed(format!("cannot start the sandbox: {e}"));
-                    }
-                    (child, pid, Some(init))
-                }
+/// Starts the watchdog, puts it in its cgroup, writes the pid file and records the
+/// replica's pid and address.
+async fn start(
+    runtime: &Runtime,
+    slot: &Slot,
+    log: &Arc<FunctionLog>,
+    cgroup: Option<&ReplicaCgroup>,
+    prepared: Prepared,
+) -> Result<Started, String> {
+    let Prepared {
+        dir,
+        workdir,
+        ports,
+        port,
+        upstream_port,
+        marker,
+        env,
+        uid,
+    } = prepared;
+    let (child, pid, gate) = spawn(runtime, slot, &dir, &workdir, env, uid, log)?;
+    let init = match gate {
+        // Sandboxed: bwrap waits on its gate until the sandbox's init is in the cgroup.
+        Some(gate) => {
+            let init = match sandbox::sandbox_init(pid).await {
+                Ok(init) => init,
                 Err(e) => {
                     procfs::sigkill_tree(pid);
-                    return Outcome::Failed(e);
+                    return Err(e);
                 }
-            },
-            None => {
-                join_cgroup(slot, log, cgroup.as_ref(), pid);
-                (child, pid, None)
+            };
+            // bwrap itself too, so the replica's pid is found in its cgroup.
+            join_cgroup(slot, log, cgroup, pid);
+            join_cgroup(slot, log, cgroup, init);
+            if let Err(e) = open_gate(gate) {
+                procfs::sigkill_tree(pid);
+                return Err(format!("cannot start the sandbox: {e}"));
             }
-        },
-        Err(e) => return Outcome::Failed(e),
+            Some(init)
+        }
+        None => {
+            join_cgroup(slot, log, cgroup, pid);
+            None
+        }
     };
-    let pid_i32 = pid;
-    let pid = u32::try_from(pid).unwrap_or(0);
-    if let Some(start) = procfs::start_time(pid_i32) {
+    write_pid_file(&dir, pid);
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    slot.update(|s| {
+        s.pid = Some(u32::try_from(pid).unwrap_or(0));
+        s.address = Some(address);
+    });
+    Ok(Started {
+        child,
+        pid,
+        init,
+        address,
+        port,
+        upstream_port,
+        marker,
+        _ports: ports,
+    })
+}
+
+/// Records the replica's pid and start time, so a restarted server finds it.
+fn write_pid_file(dir: &Path, pid: i32) {
+    if let Some(start) = procfs::start_time(pid) {
         let pid_file = dir.join("pid");
-        if let Err(e) = std::fs::write(&pid_file, procfs::pid_file_content(pid_i32, start)) {
+        if let Err(e) = std::fs::write(&pid_file, procfs::pid_file_content(pid, start)) {
             tracing::warn!("cannot write {}: {e}", pid_file.display());
         }
     }
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    slot.update(|s| {
-        s.pid = Some(pid);
-        s.address = Some(address);
-    });
+}
 
-    // Starting: probe often until healthy.
+/// Starting: probes often until the replica is healthy. `Err` is how the start ended
+/// otherwise (stopped, exited, squatted port, or not healthy in time).
+async fn wait_ready(
+    runtime: &Runtime,
+    replica: &mut Started,
+    stop_rx: &mut watch::Receiver<Option<Duration>>,
+) -> Result<(), Outcome> {
     let started = Instant::now();
     loop {
         let pause = health::startup_poll_interval(started.elapsed());
         tokio::select! {
             grace = wait_stop(stop_rx) => {
-                terminate(&mut child, pid_i32, init, grace, stop_rx, &marker).await;
-                return Outcome::Stopped;
+                terminate(&mut replica.child, replica.pid, replica.init, grace, stop_rx, &replica.marker).await;
+                return Err(Outcome::Stopped);
             }
-            status = child.wait() => {
-                kill_leftovers(&marker).await;
-                return Outcome::Failed(format!(
+            status = replica.child.wait() => {
+                kill_leftovers(&replica.marker).await;
+                return Err(Outcome::Failed(format!(
                     "watchdog exited before it was ready ({})",
                     describe_exit(status)
-                ));
+                )));
             }
             _ = tokio::time::sleep(pause) => {}
         }
-        if health::probe(address, PROBE_TIMEOUT).await {
-            let squatted = init.and_then(|init| squatted_port(init, port, upstream_port));
+        if health::probe(replica.address, PROBE_TIMEOUT).await {
+            let squatted = replica
+                .init
+                .and_then(|init| squatted_port(init, replica.port, replica.upstream_port));
             match squatted {
                 Some(port) => {
-                    procfs::sigkill_tree(pid_i32);
-                    if let Some(init) = init {
+                    procfs::sigkill_tree(replica.pid);
+                    if let Some(init) = replica.init {
                         procfs::sigkill_tree(init);
                     }
-                    let _ = child.wait().await;
-                    kill_leftovers(&marker).await;
-                    return Outcome::Failed(format!(
+                    let _ = replica.child.wait().await;
+                    kill_leftovers(&replica.marker).await;
+                    return Err(Outcome::Failed(format!(
                         "port {port} answers, but not from this replica (another process holds it)"
-                    ));
+                    )));
                 }
-                None => break,
+                None => return Ok(()),
             }
         }
         if started.elapsed() >= runtime.config.ready_timeout {
-            procfs::sigkill_tree(pid_i32);
-            let _ = child.wait().await;
-            kill_leftovers(&marker).await;
-            return Outcome::Failed(format!(
+            procfs::sigkill_tree(replica.pid);
+            let _ = replica.child.wait().await;
+            kill_leftovers(&replica.marker).await;
+            return Err(Outcome::Failed(format!(
                 "not healthy within {:?}",
                 runtime.config.ready_timeout
-            ));
+            )));
         }
     }
-    notify(slot, true);
+}
 
-    // Running: probe now and then; leave service after a few failures in a row.
+/// Running: probes now and then; leaves service after a few failures in a row.
+async fn watch_running(
+    slot: &Slot,
+    log: &FunctionLog,
+    notify: &impl Fn(&Slot, bool),
+    stop_rx: &mut watch::Receiver<Option<Duration>>,
+    replica: &mut Started,
+) -> Outcome {
     let mut failures = 0u32;
     loop {
         tokio::select! {
             grace = wait_stop(stop_rx) => {
-                terminate(&mut child, pid_i32, init, grace, stop_rx, &marker).await;
+                terminate(&mut replica.child, replica.pid, replica.init, grace, stop_rx, &replica.marker).await;
                 return Outcome::Stopped;
             }
-            status = child.wait() => {
+            status = replica.child.wait() => {
                 notify(slot, false);
-                kill_leftovers(&marker).await;
+                kill_leftovers(&replica.marker).await;
                 return Outcome::Failed(format!("watchdog exited ({})", describe_exit(status)));
             }
             _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
         }
-        if health::probe(address, PROBE_TIMEOUT).await {
+        if health::probe(replica.address, PROBE_TIMEOUT).await {
             if failures >= UNHEALTHY_AFTER {
                 log.append(&slot.instance, "rustfaas: healthy again; back in service");
             }
