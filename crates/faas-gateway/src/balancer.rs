@@ -2,29 +2,48 @@
 //! gateway, ties broken round-robin so idle replicas share the load.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
-use faas_provider::ReplicaEndpoint;
+use faas_provider::{ReplicaAddress, ReplicaRoute};
 use http::HeaderValue;
 
 use crate::connections::Connections;
 
-/// What the gateway keeps per replica address: its calls in flight and its idle keep-alive
-/// connections.
-#[derive(Debug, Default)]
+/// What the gateway keeps per replica address: the address, its calls in flight and its idle
+/// keep-alive connections.
+#[derive(Debug)]
 pub(crate) struct ReplicaState {
+    address: ReplicaAddress,
+    /// The address as a `Host` header value, built once per replica.
+    host: HeaderValue,
     in_flight: AtomicUsize,
     pub(crate) connections: Connections,
+}
+
+impl ReplicaState {
+    pub(crate) fn new(address: ReplicaAddress) -> Self {
+        let host = HeaderValue::try_from(address.host())
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+        ReplicaState {
+            address,
+            host,
+            in_flight: AtomicUsize::new(0),
+            connections: Connections::default(),
+        }
+    }
+
+    pub(crate) fn address(&self) -> &ReplicaAddress {
+        &self.address
+    }
 }
 
 /// Calls in flight per replica address. Read-mostly: a call takes a shared lock to read the
 /// counters; the exclusive lock is taken only the first time an address is seen.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    by_address: RwLock<HashMap<SocketAddr, Arc<ReplicaState>>>,
+    by_address: RwLock<HashMap<ReplicaAddress, Arc<ReplicaState>>>,
     next: AtomicUsize,
     /// Set once the idle-connection reaper runs.
     reaper: OnceLock<()>,
@@ -33,33 +52,25 @@ pub struct InFlight {
 /// A call in flight to one replica; dropping it ends the call.
 #[derive(Debug)]
 pub struct InFlightGuard {
-    address: SocketAddr,
-    host: HeaderValue,
     state: Arc<ReplicaState>,
 }
 
 impl InFlightGuard {
     /// The replica's address.
-    pub fn address(&self) -> SocketAddr {
-        self.address
+    pub fn address(&self) -> &ReplicaAddress {
+        &self.state.address
     }
 
-    /// The replica's address as a `Host` header value (`127.0.0.1:8080`), built once per
-    /// replica.
+    /// The replica's address as a `Host` header value (`127.0.0.1:8080`, or `localhost` for
+    /// a Unix socket), built once per replica.
     pub fn host(&self) -> &HeaderValue {
-        &self.host
+        &self.state.host
     }
 
     /// The replica's state (its idle connections), shared by every call to it.
     pub(crate) fn replica(&self) -> &Arc<ReplicaState> {
         &self.state
     }
-}
-
-/// `ip:port` as a header value.
-fn host_of(address: SocketAddr) -> HeaderValue {
-    HeaderValue::try_from(address.to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
 impl Drop for InFlightGuard {
@@ -70,16 +81,16 @@ impl Drop for InFlightGuard {
 
 impl InFlight {
     /// Starts a call on the least busy of `endpoints`; `None` when there are none.
-    pub fn pick(&self, endpoints: &[ReplicaEndpoint]) -> Option<InFlightGuard> {
+    pub fn pick(&self, endpoints: &[ReplicaRoute]) -> Option<InFlightGuard> {
         let chosen = match endpoints {
             [] => return None,
-            [only] => only.address,
+            [only] => &only.address,
             _ => {
                 let map = self
                     .by_address
                     .read()
                     .unwrap_or_else(PoisonError::into_inner);
-                let load = |address: &SocketAddr| {
+                let load = |address: &ReplicaAddress| {
                     map.get(address)
                         .map_or(0, |state| state.in_flight.load(Ordering::Relaxed))
                 };
@@ -87,37 +98,29 @@ impl InFlight {
                 let rotated = endpoints[start..].iter().chain(&endpoints[..start]);
                 rotated
                     .min_by_key(|endpoint| load(&endpoint.address))
-                    .map(|endpoint| endpoint.address)?
+                    .map(|endpoint| &endpoint.address)?
             }
         };
         let state = self.state(chosen);
         state.in_flight.fetch_add(1, Ordering::Relaxed);
-        Some(InFlightGuard {
-            address: chosen,
-            host: host_of(chosen),
-            state,
-        })
+        Some(InFlightGuard { state })
     }
 
     /// Calls in flight to `address` now.
-    pub fn load(&self, address: SocketAddr) -> usize {
+    pub fn load(&self, address: &ReplicaAddress) -> usize {
         self.by_address
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&address)
+            .get(address)
             .map_or(0, |state| state.in_flight.load(Ordering::Relaxed))
     }
 
     /// `endpoints` with their in-flight counters attached, so picks from the set take no lock.
-    pub fn replica_set(&self, endpoints: &[ReplicaEndpoint]) -> ReplicaSet {
+    pub fn replica_set(&self, endpoints: &[ReplicaRoute]) -> ReplicaSet {
         ReplicaSet {
             replicas: endpoints
                 .iter()
-                .map(|endpoint| Replica {
-                    address: endpoint.address,
-                    host: host_of(endpoint.address),
-                    state: self.state(endpoint.address),
-                })
+                .map(|endpoint| self.state(&endpoint.address))
                 .collect(),
             next: AtomicUsize::new(0),
         }
@@ -173,20 +176,20 @@ impl InFlight {
         });
     }
 
-    fn state(&self, address: SocketAddr) -> Arc<ReplicaState> {
+    fn state(&self, address: &ReplicaAddress) -> Arc<ReplicaState> {
         if let Some(state) = self
             .by_address
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&address)
+            .get(address)
         {
             return state.clone();
         }
         self.by_address
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(address)
-            .or_default()
+            .entry(address.clone())
+            .or_insert_with(|| Arc::new(ReplicaState::new(address.clone())))
             .clone()
     }
 }
@@ -195,15 +198,8 @@ impl InFlight {
 /// with [`InFlight`], so counts survive a refresh of the set).
 #[derive(Debug)]
 pub struct ReplicaSet {
-    replicas: Vec<Replica>,
+    replicas: Vec<Arc<ReplicaState>>,
     next: AtomicUsize,
-}
-
-#[derive(Debug)]
-struct Replica {
-    address: SocketAddr,
-    host: HeaderValue,
-    state: Arc<ReplicaState>,
 }
 
 impl ReplicaSet {
@@ -217,14 +213,12 @@ impl ReplicaSet {
                 replicas[start..]
                     .iter()
                     .chain(&replicas[..start])
-                    .min_by_key(|replica| replica.state.in_flight.load(Ordering::Relaxed))?
+                    .min_by_key(|replica| replica.in_flight.load(Ordering::Relaxed))?
             }
         };
-        replica.state.in_flight.fetch_add(1, Ordering::Relaxed);
+        replica.in_flight.fetch_add(1, Ordering::Relaxed);
         Some(InFlightGuard {
-            address: replica.address,
-            host: replica.host.clone(),
-            state: replica.state.clone(),
+            state: replica.clone(),
         })
     }
 
@@ -243,10 +237,10 @@ impl ReplicaSet {
 mod tests {
     use super::*;
 
-    fn endpoint(port: u16) -> ReplicaEndpoint {
-        ReplicaEndpoint {
+    fn endpoint(port: u16) -> ReplicaRoute {
+        ReplicaRoute {
             instance: format!("f-{port}"),
-            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            address: std::net::SocketAddr::from(([127, 0, 0, 1], port)).into(),
         }
     }
 
@@ -257,14 +251,14 @@ mod tests {
         let first = in_flight.pick(&endpoints).unwrap();
         let second = in_flight.pick(&endpoints).unwrap();
         assert_ne!(first.address(), second.address());
-        let busy = first.address();
+        let busy = first.address().clone();
         drop(second);
         // The other replica is idle now: it gets the next calls.
         let third = in_flight.pick(&endpoints).unwrap();
-        assert_ne!(third.address(), busy);
-        assert_eq!(in_flight.load(busy), 1);
+        assert_ne!(third.address(), &busy);
+        assert_eq!(in_flight.load(&busy), 1);
         drop(first);
-        assert_eq!(in_flight.load(busy), 0);
+        assert_eq!(in_flight.load(&busy), 0);
         assert!(in_flight.pick(&[]).is_none());
     }
 
@@ -279,7 +273,7 @@ mod tests {
         // A refreshed set sees the calls still in flight.
         let refreshed = in_flight.replica_set(&[endpoint(1), endpoint(2)]);
         drop(second);
-        assert_eq!(refreshed.pick().unwrap().address(), endpoint(2).address);
+        assert_eq!(refreshed.pick().unwrap().address(), &endpoint(2).address);
         drop((first, set, refreshed));
         in_flight.prune();
         assert_eq!(in_flight.by_address.read().unwrap().len(), 0);
@@ -292,7 +286,7 @@ mod tests {
         let endpoints = [endpoint(1), endpoint(2), endpoint(3)];
         let mut seen = std::collections::HashSet::new();
         for _ in 0..3 {
-            seen.insert(in_flight.pick(&endpoints).unwrap().address());
+            seen.insert(in_flight.pick(&endpoints).unwrap().address().clone());
         }
         assert_eq!(seen.len(), 3);
     }

@@ -9,11 +9,11 @@
 //! Connections left idle for the gateway's `idle_connection_timeout` are closed by
 //! [`Connections::close_idle`], which the balancer's reaper calls for every replica.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use faas_provider::ReplicaAddress;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -112,12 +112,11 @@ impl Connections {
     }
 }
 
-/// Sends `request` (origin-form target, `Host` set) to `replica` at `address` over one of its
-/// idle connections, or a new one. A request that was never written (the connection closed
-/// under it) is sent again on another connection.
+/// Sends `request` (origin-form target, `Host` set) to `replica` over one of its idle
+/// connections, or a new one. A request that was never written (the connection closed under
+/// it) is sent again on another connection.
 pub(crate) async fn send(
     replica: &Arc<ReplicaState>,
-    address: SocketAddr,
     mut request: Request<Body>,
 ) -> Result<(Response<Incoming>, Lease), ForwardError> {
     let lease = |sender| Lease {
@@ -137,30 +136,43 @@ pub(crate) async fn send(
             },
         }
     }
-    let mut sender = connect(address).await?;
+    let mut sender = connect(replica.address()).await?;
     let response = sender.send_request(request).await?;
     Ok((response, lease(sender)))
 }
 
-/// Opens a connection; its I/O runs in a task of its own until the connection is dropped
-/// (closed by either side, or let go by the pool).
-async fn connect(address: SocketAddr) -> Result<SendRequest<Body>, ForwardError> {
-    let stream = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio::net::TcpStream::connect(address),
-    )
-    .await
-    {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(err)) => return Err(ForwardError::Connect(err)),
-        Err(_) => {
-            return Err(ForwardError::Connect(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no connection within {CONNECT_TIMEOUT:?}"),
-            )))
+/// Opens a connection over TCP or a Unix socket; its I/O runs in a task of its own until the
+/// connection is dropped (closed by either side, or let go by the pool).
+async fn connect(address: &ReplicaAddress) -> Result<SendRequest<Body>, ForwardError> {
+    match address {
+        ReplicaAddress::Tcp(address) => {
+            let stream = within_timeout(tokio::net::TcpStream::connect(address)).await?;
+            stream.set_nodelay(true).map_err(ForwardError::Connect)?;
+            handshake(stream).await
         }
-    };
-    stream.set_nodelay(true).map_err(ForwardError::Connect)?;
+        ReplicaAddress::Unix(path) => {
+            handshake(within_timeout(faas_provider::address::connect_unix(path)).await?).await
+        }
+    }
+}
+
+async fn within_timeout<S>(
+    connecting: impl std::future::Future<Output = std::io::Result<S>>,
+) -> Result<S, ForwardError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(err)) => Err(ForwardError::Connect(err)),
+        Err(_) => Err(ForwardError::Connect(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection within {CONNECT_TIMEOUT:?}"),
+        ))),
+    }
+}
+
+async fn handshake<S>(stream: S) -> Result<SendRequest<Body>, ForwardError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
     let (sender, connection) = hyper::client::conn::http1::Builder::new()
         .handshake(TokioIo::new(stream))
         .await?;
@@ -176,44 +188,65 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use bytes::Bytes;
-    use faas_provider::ReplicaEndpoint;
+    use faas_provider::ReplicaRoute;
     use http_body_util::{BodyExt, Full};
 
     use super::*;
     use crate::balancer::InFlight;
 
+    /// Answers `ok` on one connection, counted in `open` while it lasts.
+    fn serve<S>(stream: S, open: Arc<AtomicUsize>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        open.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|_| async {
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            open.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+
     /// A replica on a free loopback port that answers `ok` and counts its open connections.
-    async fn replica() -> (SocketAddr, Arc<AtomicUsize>) {
+    async fn replica() -> (ReplicaAddress, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let open = Arc::new(AtomicUsize::new(0));
         let counter = open.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let counter = counter.clone();
-                counter.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(|_| async {
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                    counter.fetch_sub(1, Ordering::SeqCst);
-                });
+                serve(stream, counter.clone());
             }
         });
-        (address, open)
+        (address.into(), open)
+    }
+
+    /// The same on a Unix socket in `dir`.
+    async fn unix_replica(dir: &std::path::Path) -> (ReplicaAddress, Arc<AtomicUsize>) {
+        let path = dir.join("watchdog.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        let open = Arc::new(AtomicUsize::new(0));
+        let counter = open.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                serve(stream, counter.clone());
+            }
+        });
+        (ReplicaAddress::unix(path), open)
     }
 
     /// One call to the replica, its answer read to the end and its connection given back.
-    async fn call(replica: &Arc<ReplicaState>, address: SocketAddr) {
+    async fn call(replica: &Arc<ReplicaState>) {
         let request = Request::builder()
             .uri("/")
-            .header(http::header::HOST, address.to_string())
+            .header(http::header::HOST, replica.address().host())
             .body(Body::empty())
             .unwrap();
-        let (response, lease) = send(replica, address, request).await.unwrap();
+        let (response, lease) = send(replica, request).await.unwrap();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(body, "ok");
         drop(lease);
@@ -233,11 +266,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn unix_socket_replicas_are_called_over_kept_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let (address, open) = unix_replica(dir.path()).await;
+        let replica_state = Arc::new(ReplicaState::new(address));
+        for _ in 0..3 {
+            call(&replica_state).await;
+        }
+        wait_for(&open, 1).await;
+        assert_eq!(replica_state.connections.close_idle(Duration::ZERO), 1);
+        wait_for(&open, 0).await;
+        // Gone: a connect error, which makes the proxy ask the provider again.
+        drop(dir);
+        let request = Request::builder().uri("/").body(Body::empty()).unwrap();
+        let err = send(&replica_state, request).await.err().unwrap();
+        assert!(err.is_connect(), "{err}");
+    }
+
+    #[tokio::test]
     async fn connections_idle_for_the_timeout_are_closed_and_others_kept() {
         let (address, open) = replica().await;
-        let replica_state = Arc::new(ReplicaState::default());
-        call(&replica_state, address).await;
-        call(&replica_state, address).await;
+        let replica_state = Arc::new(ReplicaState::new(address));
+        call(&replica_state).await;
+        call(&replica_state).await;
         // Reused: one connection for both calls, kept while it is fresh.
         wait_for(&open, 1).await;
         assert_eq!(
@@ -262,18 +313,19 @@ mod tests {
         // Closed for real: the replica sees the connection end.
         wait_for(&open, 0).await;
         // The next call opens a new one.
-        call(&replica_state, address).await;
+        call(&replica_state).await;
         wait_for(&open, 1).await;
     }
 
     #[tokio::test]
     async fn the_reaper_closes_idle_connections_of_every_replica() {
+        let dir = tempfile::tempdir().unwrap();
         let (first, first_open) = replica().await;
-        let (second, second_open) = replica().await;
+        let (second, second_open) = unix_replica(dir.path()).await;
         let in_flight = Arc::new(InFlight::default());
-        let endpoints: Vec<ReplicaEndpoint> = [first, second]
+        let endpoints: Vec<ReplicaRoute> = [first, second]
             .into_iter()
-            .map(|address| ReplicaEndpoint {
+            .map(|address| ReplicaRoute {
                 instance: address.to_string(),
                 address,
             })
@@ -281,7 +333,7 @@ mod tests {
         let set = in_flight.replica_set(&endpoints);
         for _ in 0..2 {
             let guard = set.pick().unwrap();
-            call(guard.replica(), guard.address()).await;
+            call(guard.replica()).await;
         }
         wait_for(&first_open, 1).await;
         wait_for(&second_open, 1).await;

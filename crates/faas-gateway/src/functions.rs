@@ -241,15 +241,15 @@ impl Drop for CallGuard {
 mod tests {
     use super::*;
     use crate::balancer::InFlight;
-    use faas_provider::ReplicaEndpoint;
+    use faas_provider::ReplicaRoute;
     use std::net::SocketAddr;
 
     fn set(in_flight: &InFlight, ports: &[u16]) -> ReplicaSet {
         let endpoints: Vec<_> = ports
             .iter()
-            .map(|port| ReplicaEndpoint {
+            .map(|port| ReplicaRoute {
                 instance: format!("f-{port}"),
-                address: SocketAddr::from(([127, 0, 0, 1], *port)),
+                address: SocketAddr::from(([127, 0, 0, 1], *port)).into(),
             })
             .collect();
         in_flight.replica_set(&endpoints)

@@ -24,7 +24,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use faas_provider::ProviderError;
+use faas_provider::{ProviderError, ReplicaAddress};
 use faas_types::call_path::check_call_path;
 use faas_types::validate::{validate_function_name, validate_namespace};
 use faas_types::{parse_function_ref, DEFAULT_NAMESPACE};
@@ -127,7 +127,7 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     let upstream_request = Request::from_parts(parts, body);
 
     let timeout = state.config.upstream_timeout;
-    let forwarded = connections::send(replica.replica(), address, upstream_request);
+    let forwarded = connections::send(replica.replica(), upstream_request);
     let outcome = tokio::time::timeout(timeout, forwarded).await;
     let (response, lease) = match outcome {
         Ok(Ok(answered)) => answered,
@@ -254,7 +254,7 @@ pub(crate) async fn function_entry(
     }
     let endpoints = state
         .provider
-        .endpoints(namespace, name)
+        .routes(namespace, name)
         .await
         .map_err(|err| not_found(namespace, name, err))?;
     let entry = state.entry(namespace, name);
@@ -269,7 +269,7 @@ async fn refresh_and_pick(
 ) -> Result<Option<InFlightGuard>, GatewayError> {
     let endpoints = state
         .provider
-        .endpoints(entry.namespace(), entry.name())
+        .routes(entry.namespace(), entry.name())
         .await
         .map_err(|err| not_found(entry.namespace(), entry.name(), err))?;
     Ok(entry.store_replicas(state.replica_set(&endpoints)))
@@ -312,7 +312,7 @@ pub(crate) async fn ensure_ready(
     // Another caller may have brought it up while this one waited for the lock.
     if !state
         .provider
-        .endpoints(namespace, name)
+        .routes(namespace, name)
         .await
         .map_err(|err| not_found(namespace, name, err))?
         .is_empty()
@@ -378,7 +378,7 @@ async fn wait_for_endpoints(
     loop {
         let ready = !state
             .provider
-            .endpoints(namespace, name)
+            .routes(namespace, name)
             .await
             .map_err(|err| not_found(namespace, name, err))?
             .is_empty();
@@ -514,7 +514,7 @@ pub use faas_types::hop_by_hop::strip_hop_by_hop;
 fn upstream_error(
     name: &str,
     namespace: &str,
-    address: SocketAddr,
+    address: &ReplicaAddress,
     err: &ForwardError,
 ) -> GatewayError {
     let mut causes = String::new();
@@ -534,8 +534,13 @@ fn upstream_error(
     } else {
         "lost the connection to"
     };
+    // A socket's path is the server's business, not the caller's.
+    let at = match address {
+        ReplicaAddress::Tcp(address) => address.to_string(),
+        ReplicaAddress::Unix(_) => "its Unix socket".to_owned(),
+    };
     GatewayError::BadGateway(format!(
-        "{what} function {name}.{namespace} at {address}: {causes}"
+        "{what} function {name}.{namespace} at {at}: {causes}"
     ))
 }
 

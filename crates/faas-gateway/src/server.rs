@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::Router;
-use faas_provider::{Provider, ReplicaEndpoint};
+use faas_provider::{Provider, ReplicaRoute};
 use http::StatusCode;
 
 use crate::autoscaler::{Autoscaler, AutoscalerTask, Clock, SystemClock};
@@ -84,7 +84,7 @@ impl Shared {
 
     /// `endpoints` with their per-replica state, for the function's replica cache. The first
     /// call starts the reaper of idle replica connections.
-    pub(crate) fn replica_set(&self, endpoints: &[ReplicaEndpoint]) -> ReplicaSet {
+    pub(crate) fn replica_set(&self, endpoints: &[ReplicaRoute]) -> ReplicaSet {
         self.in_flight
             .reap_idle_connections(self.config.idle_connection_timeout);
         self.in_flight.replica_set(endpoints)
@@ -198,7 +198,7 @@ impl Gateway {
         let endpoints = self
             .shared
             .provider
-            .endpoints(namespace, name)
+            .routes(namespace, name)
             .await
             .map_err(GatewayError::Provider)?;
         if !endpoints.is_empty() {

@@ -3,10 +3,12 @@
 //! [`Provider`] is the seam the gateway talks to; [`ProviderError`] carries one HTTP status
 //! per variant. Each runtime backend is a crate of its own beside this one and implements the
 //! trait: `faas-provider-process` (the embedded default: each replica an `fwatchdog` child
-//! process on a loopback port, function code from packages under the data directory).
+//! process on a loopback port or, sandboxed, a Unix socket in its run directory, function code from packages under the data directory).
 
+pub mod address;
 pub mod error;
 pub mod provider;
 
+pub use address::ReplicaAddress;
 pub use error::ProviderError;
-pub use provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};
+pub use provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint, ReplicaRoute};

@@ -12,15 +12,35 @@ use faas_types::{
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 
+use crate::address::ReplicaAddress;
 use crate::error::ProviderError;
 
-/// A ready replica's address, for the gateway's proxy.
+/// A ready replica's TCP address (containers, pods, unsandboxed processes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplicaEndpoint {
     /// The replica's name as shown in logs (`<function>-<n>`).
     pub instance: String,
     /// Where its watchdog listens.
     pub address: SocketAddr,
+}
+
+/// A ready replica as the gateway reaches it: over TCP, or over a Unix socket that only the
+/// replica and the server can reach (so no other function can connect to it or squat it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaRoute {
+    /// The replica's name as shown in logs (`<function>-<n>`).
+    pub instance: String,
+    /// Where its watchdog listens.
+    pub address: ReplicaAddress,
+}
+
+impl From<ReplicaEndpoint> for ReplicaRoute {
+    fn from(endpoint: ReplicaEndpoint) -> Self {
+        ReplicaRoute {
+            instance: endpoint.instance,
+            address: ReplicaAddress::Tcp(endpoint.address),
+        }
+    }
 }
 
 /// Log lines, oldest first; with `follow` it stays open for new lines.
@@ -56,12 +76,25 @@ pub trait Provider: Send + Sync + 'static {
     async fn status(&self, namespace: &str, name: &str) -> Result<FunctionStatus, ProviderError>;
     /// Sets the desired replica count.
     async fn scale(&self, namespace: &str, name: &str, replicas: u64) -> Result<(), ProviderError>;
-    /// The function's ready replicas (empty when none is ready; `NotFound` if no function).
+    /// The function's ready replicas that listen on TCP (empty when none is ready; `NotFound`
+    /// if no function). A backend whose replicas listen on Unix sockets leaves those out here;
+    /// [`Provider::routes`] has them.
     async fn endpoints(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<Vec<ReplicaEndpoint>, ProviderError>;
+    /// The function's ready replicas as the gateway reaches them, over TCP or a Unix socket
+    /// (empty when none is ready; `NotFound` if no function). What the gateway's proxy and
+    /// readiness waits use. The default is [`Provider::endpoints`], all TCP.
+    async fn routes(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<ReplicaRoute>, ProviderError> {
+        let endpoints = self.endpoints(namespace, name).await?;
+        Ok(endpoints.into_iter().map(ReplicaRoute::from).collect())
+    }
     /// A function's log lines.
     async fn logs(&self, request: LogRequest) -> Result<LogStream, ProviderError>;
 

@@ -70,6 +70,9 @@ pub struct Config {
     pub mode: Mode,
     pub bind_address: IpAddr,
     pub port: u16,
+    /// *ours*: listen for calls on this Unix socket instead of `bind_address:port` (the
+    /// process provider's sandbox: no TCP port another function could reach or squat).
+    pub unix_socket: Option<PathBuf>,
     /// `None` switches the metrics listener off; `Some(0)` picks a free port.
     pub metrics_port: Option<u16>,
     pub read_timeout: Duration,
@@ -231,6 +234,7 @@ impl Config {
             mode,
             bind_address,
             port: port_number(&lookup, "port", 8080)?,
+            unix_socket: lookup("unix_socket").map(PathBuf::from),
             metrics_port,
             read_timeout,
             write_timeout,

@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::body::{self, GuardedBody, ResponseBody};
 use crate::config::{Config, Mode};
@@ -30,6 +31,11 @@ pub enum ServeError {
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on unix socket {path}: {source}")]
+    BindUnix {
+        path: PathBuf,
         source: std::io::Error,
     },
     #[error("cannot write lock file {path}: {source} (set suppress_lock=true to run without one)")]
@@ -58,20 +64,86 @@ struct Shared {
     accepting: AtomicBool,
 }
 
+/// Where calls come in: a TCP port, or a Unix socket (removed when the watchdog stops).
+enum CallListener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+/// One accepted call connection.
+enum Accepted {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl CallListener {
+    async fn accept(&self) -> std::io::Result<Accepted> {
+        match self {
+            CallListener::Tcp(listener) => {
+                let (stream, _) = listener.accept().await?;
+                let _ = stream.set_nodelay(true);
+                Ok(Accepted::Tcp(stream))
+            }
+            CallListener::Unix(listener, _) => Ok(Accepted::Unix(listener.accept().await?.0)),
+        }
+    }
+}
+
+impl Drop for CallListener {
+    fn drop(&mut self) {
+        if let CallListener::Unix(_, path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Binds a Unix socket at `path`, replacing a socket an earlier run left there (anything
+/// else at the path is an error), readable and writable by the watchdog's own user only.
+fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "something that is not a socket is there",
+            ))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
 /// A bound, not yet serving watchdog: its addresses are known before it runs.
 pub struct Watchdog {
     config: Arc<Config>,
-    listener: TcpListener,
+    listener: CallListener,
     metrics_listener: Option<TcpListener>,
 }
 
 impl Watchdog {
-    /// Binds the call port and, when configured, the metrics port.
+    /// Binds the call port (or Unix socket) and, when configured, the metrics port.
     pub async fn bind(config: Config) -> Result<Watchdog, ServeError> {
-        let address = SocketAddr::new(config.bind_address, config.port);
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| ServeError::Bind { address, source })?;
+        let listener = match &config.unix_socket {
+            Some(path) => CallListener::Unix(
+                bind_unix(path).map_err(|source| ServeError::BindUnix {
+                    path: path.clone(),
+                    source,
+                })?,
+                path.clone(),
+            ),
+            None => {
+                let address = SocketAddr::new(config.bind_address, config.port);
+                CallListener::Tcp(
+                    TcpListener::bind(address)
+                        .await
+                        .map_err(|source| ServeError::Bind { address, source })?,
+                )
+            }
+        };
         let metrics_listener = match config.metrics_port {
             Some(port) => {
                 let address = SocketAddr::new(config.bind_address, port);
@@ -90,8 +162,12 @@ impl Watchdog {
         })
     }
 
+    /// The call port's address (`None` on a Unix socket).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.listener.local_addr().ok()
+        match &self.listener {
+            CallListener::Tcp(listener) => listener.local_addr().ok(),
+            CallListener::Unix(..) => None,
+        }
     }
 
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
@@ -113,7 +189,11 @@ impl Watchdog {
             ready: AtomicBool::new(false),
             accepting: AtomicBool::new(true),
         });
-        if let Some(address) = self.local_addr() {
+        let listening_on = match &self.listener {
+            CallListener::Tcp(listener) => listener.local_addr().ok().map(|a| a.to_string()),
+            CallListener::Unix(_, path) => Some(format!("unix:{}", path.display())),
+        };
+        if let Some(address) = listening_on {
             log_line!(
                 "Listening on {address} in {} mode (read_timeout {:?}, write_timeout {:?}, exec_timeout {:?})",
                 config.mode.name(),
@@ -157,24 +237,14 @@ impl Watchdog {
             );
             tokio::select! {
                 accepted = self.listener.accept() => {
-                    let Ok((stream, _)) = accepted else {
-                        // Out of descriptors or similar: back off instead of spinning.
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let shared = shared.clone();
-                    let slot = Arc::new(UpstreamSlot::default());
-                    let service = service_fn(move |request| {
-                        let shared = shared.clone();
-                        let slot = slot.clone();
-                        async move { Ok::<_, Infallible>(route(&shared, &slot, request).await) }
-                    });
-                    let connection = http.serve_connection(TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        let _ = connection.await;
-                    });
+                    match accepted {
+                        Ok(Accepted::Tcp(stream)) => spawn_connection(&http, &graceful, &shared, stream),
+                        Ok(Accepted::Unix(stream)) => spawn_connection(&http, &graceful, &shared, stream),
+                        Err(_) => {
+                            // Out of descriptors or similar: back off instead of spinning.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
                 }
                 result = &mut ready_rx, if lock_result.is_none() => {
                     result.unwrap_or(Ok(()))?;
@@ -215,6 +285,28 @@ impl Watchdog {
         crate::log::flush();
         Ok(())
     }
+}
+
+/// Serves one call connection in a task of its own, watched for the drain.
+fn spawn_connection<S>(
+    http: &http1::Builder,
+    graceful: &GracefulShutdown,
+    shared: &Arc<Shared>,
+    stream: S,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let shared = shared.clone();
+    let slot = Arc::new(UpstreamSlot::default());
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        let slot = slot.clone();
+        async move { Ok::<_, Infallible>(route(&shared, &slot, request).await) }
+    });
+    let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
 }
 
 fn nonzero(duration: Duration) -> Option<Duration> {

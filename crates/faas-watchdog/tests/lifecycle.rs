@@ -291,3 +291,63 @@ async fn die_with_parent_exits_when_the_server_is_killed() {
         "fwatchdog outlived its parent"
     );
 }
+
+/// One HTTP/1.1 exchange over the Unix socket at `path`: the whole answer as text.
+fn unix_exchange(path: &std::path::Path, request: &str) -> std::io::Result<String> {
+    let mut stream = std::os::unix::net::UnixStream::connect(path)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(request.as_bytes())?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+#[test]
+fn unix_socket_takes_the_place_of_the_port() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("watchdog.sock");
+    // A socket left by an earlier run is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let socket_text = socket.display().to_string();
+    let mut watchdog = Watchdog::spawn(&[("fprocess", "cat"), ("unix_socket", &socket_text)]);
+    let health = "GET /_/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(answer) = unix_exchange(&socket, health) {
+            if answer.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never healthy:\n{}",
+            watchdog.logs()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let call =
+        "POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let answer = unix_exchange(&socket, call).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nhello"), "{answer}");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Nothing listens on the port it was also given.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", watchdog.port)).is_err());
+    assert!(watchdog
+        .logs()
+        .contains(&format!("Listening on unix:{socket_text}")));
+    // Gone with the watchdog.
+    watchdog.terminate();
+    assert_eq!(watchdog.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(!socket.exists());
+
+    // Anything but a socket at the path is left alone and reported.
+    std::fs::write(&socket, "data").unwrap();
+    let output = run_with_env(&[("fprocess", "cat"), ("unix_socket", &socket_text)]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot listen on unix socket"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&socket).unwrap(), "data");
+}
