@@ -238,32 +238,48 @@ async fn supervise(
         Cgroups::remove_replica(group).await;
     }
     let dir = slot.dir(&runtime);
-    if let Err(e) = fsutil::remove_dir_all_if_exists(&dir) {
-        tracing::warn!("cannot remove replica directory {}: {e}", dir.display());
-    }
-    if let Some(function_dir) = dir.parent() {
-        fsutil::remove_dir_if_empty(function_dir);
-        if let Some(namespace_dir) = function_dir.parent() {
-            fsutil::remove_dir_if_empty(namespace_dir);
+    blocking(move || {
+        if let Err(e) = fsutil::remove_dir_all_if_exists(&dir) {
+            tracing::warn!("cannot remove replica directory {}: {e}", dir.display());
         }
-    }
+        if let Some(function_dir) = dir.parent() {
+            fsutil::remove_dir_if_empty(function_dir);
+            if let Some(namespace_dir) = function_dir.parent() {
+                fsutil::remove_dir_if_empty(namespace_dir);
+            }
+        }
+    })
+    .await;
     runtime.unregister(slot.id);
 }
 
 /// Starts the watchdog once and watches it until it stops or fails.
 async fn run_once(
     runtime: &Arc<Runtime>,
-    slot: &Slot,
+    slot: &Arc<Slot>,
     log: &Arc<FunctionLog>,
     notify: &impl Fn(&Slot, bool),
     stop_rx: &mut watch::Receiver<Option<Duration>>,
     cgroup: &mut Option<ReplicaCgroup>,
 ) -> Outcome {
-    let prepared = match prepare(runtime, slot, log) {
+    // Files, secrets (fsync'd) and cgroup writes: off the serving thread.
+    let (prepared, group) = {
+        let (runtime, slot, log) = (runtime.clone(), slot.clone(), log.clone());
+        let mut group = cgroup.take();
+        blocking(move || {
+            let prepared = prepare(&runtime, &slot, &log);
+            if prepared.is_ok() {
+                ensure_cgroup(&runtime, &slot, &log, &mut group);
+            }
+            (prepared, group)
+        })
+        .await
+    };
+    *cgroup = group;
+    let prepared = match prepared {
         Ok(prepared) => prepared,
         Err(reason) => return Outcome::Failed(reason),
     };
-    ensure_cgroup(runtime, slot, log, cgroup);
     let mut replica = match start(runtime, slot, log, cgroup.as_ref(), prepared).await {
         Ok(replica) => replica,
         Err(reason) => return Outcome::Failed(reason),
@@ -391,7 +407,7 @@ fn ensure_cgroup(
 /// replica's pid and address.
 async fn start(
     runtime: &Runtime,
-    slot: &Slot,
+    slot: &Arc<Slot>,
     log: &Arc<FunctionLog>,
     cgroup: Option<&ReplicaCgroup>,
     prepared: Prepared,
@@ -417,21 +433,32 @@ async fn start(
                     return Err(e);
                 }
             };
-            // bwrap itself too, so the replica's pid is found in its cgroup.
-            join_cgroup(slot, log, cgroup, pid);
-            join_cgroup(slot, log, cgroup, init);
-            if let Err(e) = open_gate(gate) {
+            let (slot, log, cgroup) = (slot.clone(), log.clone(), cgroup.cloned());
+            let opened = blocking(move || {
+                // bwrap itself too, so the replica's pid is found in its cgroup.
+                join_cgroup(&slot, &log, cgroup.as_ref(), pid);
+                join_cgroup(&slot, &log, cgroup.as_ref(), init);
+                let opened = open_gate(gate);
+                write_pid_file(&dir, pid);
+                opened
+            })
+            .await;
+            if let Err(e) = opened {
                 procfs::sigkill_tree(pid);
                 return Err(format!("cannot start the sandbox: {e}"));
             }
             Some(init)
         }
         None => {
-            join_cgroup(slot, log, cgroup, pid);
+            let (slot, log, cgroup) = (slot.clone(), log.clone(), cgroup.cloned());
+            blocking(move || {
+                join_cgroup(&slot, &log, cgroup.as_ref(), pid);
+                write_pid_file(&dir, pid);
+            })
+            .await;
             None
         }
     };
-    write_pid_file(&dir, pid);
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     slot.update(|s| {
         s.pid = Some(u32::try_from(pid).unwrap_or(0));
@@ -484,9 +511,13 @@ async fn wait_ready(
             _ = tokio::time::sleep(pause) => {}
         }
         if health::probe(replica.address, PROBE_TIMEOUT).await {
-            let squatted = replica
-                .init
-                .and_then(|init| squatted_port(init, replica.port, replica.upstream_port));
+            let squatted = match replica.init {
+                Some(init) => {
+                    let (port, upstream) = (replica.port, replica.upstream_port);
+                    blocking(move || squatted_port(init, port, upstream)).await
+                }
+                None => None,
+            };
             match squatted {
                 Some(port) => {
                     procfs::sigkill_tree(replica.pid);
@@ -844,13 +875,34 @@ async fn relay(mut output: impl AsyncRead + Unpin, log: Arc<FunctionLog>, instan
         match output.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                let lines = splitter.feed(&buffer[..n]);
-                log.append_many(&instance, lines.iter().map(|line| line.as_ref()));
+                let lines: Vec<String> = splitter
+                    .feed(&buffer[..n])
+                    .into_iter()
+                    .map(|line| line.into_owned())
+                    .collect();
+                if lines.is_empty() {
+                    continue;
+                }
+                // The file write and its lock: off the serving thread, in order.
+                let (log, instance) = (log.clone(), instance.clone());
+                blocking(move || log.append_many(&instance, lines.iter().map(String::as_str)))
+                    .await;
             }
         }
     }
     if let Some(line) = splitter.finish() {
-        log.append(&instance, &line);
+        blocking(move || log.append(&instance, &line)).await;
+    }
+}
+
+/// Runs blocking work (files, fsync, cgroup and /proc) on tokio's blocking pool, so the
+/// serving thread goes on with calls meanwhile; a panic there is a panic here.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: the runtime is shutting down, and this task with it.
+        Err(_) => std::future::pending().await,
     }
 }
 
