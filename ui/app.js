@@ -171,10 +171,11 @@ function describe(fn, series) {
     // Wanted and not ready for the last 30 s: failing to start.
     const stuck = n >= 6 && readyCol.slice(-6).every((v) => v === 0) && desiredCol.slice(-6).every((v) => v > 0);
     if (stuck) return { word: 'failing', why: 'no replica passed its health check in 30 s' };
-    // Was serving in the last 5 minutes, wanted all along, and lost every ready replica for
-    // 10 s: its health checks fail.
-    const lost = n >= 2 && readyCol.slice(-2).every((v) => v === 0) && desiredCol.slice(-2).every((v) => v > 0)
-      && readyCol.some((v) => v > 0);
+    // Was serving, wanted ever since (not scaled to zero and back), and has had no ready
+    // replica for the last 10 s: its health checks fail.
+    const lastReady = readyCol.findLastIndex((v) => v > 0);
+    const lost = lastReady >= 0 && n - 1 - lastReady >= 2
+      && desiredCol.slice(lastReady).every((v) => v > 0) && readyCol.slice(lastReady + 1).every((v) => v === 0);
     if (lost) return { word: 'failing', why: 'its replicas stopped passing their health checks' };
     return { word: 'starting', why: 'waiting for a replica to become ready' };
   }
