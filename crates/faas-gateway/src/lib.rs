@@ -48,7 +48,7 @@ pub mod server;
 pub mod session;
 mod ui;
 
-pub use autoscaler::{Autoscaler, AutoscalerTask, ScaleDecision, ScalingPolicy};
+pub use autoscaler::{Autoscaler, AutoscalerTask, LoadSource, ScaleDecision, ScalingPolicy};
 pub use config::{AutoscalerConfig, BasicCredentials, GatewayConfig};
 pub use error::GatewayError;
 pub use invocations::{CallObserver, CallRecord, InvocationCounter, MemoryInvocationCounter};

@@ -9,7 +9,7 @@ use axum::Router;
 use faas_provider::{Provider, ReplicaRoute};
 use http::StatusCode;
 
-use crate::autoscaler::{Autoscaler, AutoscalerTask, Clock, SystemClock};
+use crate::autoscaler::{cluster, Autoscaler, AutoscalerTask, Clock, LoadSource, SystemClock};
 use crate::balancer::{InFlight, ReplicaSet};
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) history: Option<Arc<History>>,
     /// Basic auth and the portal's sessions (`None`: auth is off).
     pub(crate) auth: Option<Arc<Auth>>,
+    /// This process's id, random at start (`/system/scale-stats`).
+    pub(crate) instance: String,
 }
 
 /// The state handlers receive.
@@ -151,6 +153,7 @@ impl Gateway {
                 metrics,
                 history,
                 auth,
+                instance: uuid::Uuid::new_v4().to_string(),
             }),
         }
     }
@@ -239,6 +242,17 @@ impl Gateway {
         AutoscalerTask::spawn(self.autoscaler())
     }
 
+    /// Starts the autoscaler as [`Gateway::start_autoscaler`] does, scaling on the load of
+    /// every server replica as `source` reads it (see [`crate::autoscaler::cluster`]).
+    pub fn start_cluster_autoscaler(&self, source: Arc<dyn LoadSource>) -> AutoscalerTask {
+        AutoscalerTask::spawn(self.autoscaler().with_cluster_load(source))
+    }
+
+    /// This process's id, as `/system/scale-stats` reports it (random at start).
+    pub fn instance(&self) -> &str {
+        &self.shared.instance
+    }
+
     /// Every route, ready for `axum::serve`.
     ///
     /// | route | methods | auth |
@@ -257,6 +271,7 @@ impl Gateway {
     /// | `/system/packages` | GET | yes |
     /// | `/system/packages/{name[:tag]}` | PUT POST | yes |
     /// | `/system/alert` | POST (AlertManager webhook) | yes |
+    /// | `/system/scale-stats` | GET (this replica's call counters, for the autoscaler) | yes |
     /// | `/system/metrics/history` | GET (404 when the history is off) | yes |
     /// | `/ui/`, `/ui/{file}` | GET (the portal's files) | no |
     /// | `/ui/login`, `/ui/logout` | POST (session cookie) | no |
@@ -294,6 +309,7 @@ impl Gateway {
                     .delete(namespaces::delete),
             )
             .route("/system/alert", post(alert::alert))
+            .route("/system/scale-stats", get(cluster::serve))
             .route("/system/metrics/history", get(history::history))
             .route("/system/packages", get(packages::list))
             .route(

@@ -18,6 +18,7 @@ mod logs;
 mod namespaces;
 pub mod objects;
 mod operator;
+pub mod peers;
 mod secrets;
 pub mod status;
 pub mod usage;

@@ -71,6 +71,14 @@ pub struct Args {
     /// replica running the autoscaler (for several replicas behind one Service).
     #[arg(long, env = "FAASD_AUTOSCALER_LEASE")]
     pub autoscaler_lease: Option<String>,
+    /// The other server replicas (`host:port,host:port`): the autoscaler scales on their
+    /// calls and this one's together, read from each one's `/system/scale-stats`.
+    #[arg(long, env = "FAASD_AUTOSCALER_PEERS")]
+    pub autoscaler_peers: Option<String>,
+    /// With `--provider kubernetes`: `NAMESPACE/NAME` of the Service in front of the server
+    /// replicas; its EndpointSlices list the peers (instead of `--autoscaler-peers`).
+    #[arg(long, env = "FAASD_AUTOSCALER_PEERS_SERVICE")]
+    pub autoscaler_peers_service: Option<String>,
     /// The fwatchdog binary replicas run (default: next to faasd, then PATH).
     #[arg(long, env = "FAASD_WATCHDOG")]
     pub watchdog: Option<PathBuf>,
@@ -182,6 +190,8 @@ pub struct FileConfig {
     pub docker_host: Option<String>,
     pub image_pull: Option<String>,
     pub autoscaler_lease: Option<String>,
+    pub autoscaler_peers: Option<String>,
+    pub autoscaler_peers_service: Option<String>,
     pub watchdog: Option<PathBuf>,
     pub upstream_timeout: Option<String>,
     pub ready_wait: Option<String>,
@@ -234,6 +244,8 @@ pub struct Config {
     pub metrics: bool,
     pub history: bool,
     pub prometheus_url: Option<String>,
+    /// Where the autoscaler finds the other server replicas' load.
+    pub autoscaler_peers: AutoscalerPeers,
     pub cold_start_timeout: Duration,
     pub autoscale_interval: Duration,
     pub load_window: Duration,
@@ -282,6 +294,27 @@ pub enum ProviderChoice {
     },
 }
 
+/// The other server replicas whose calls the autoscaler counts with this one's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AutoscalerPeers {
+    /// None: this replica's calls only.
+    None,
+    /// A fixed list (`--autoscaler-peers`).
+    Fixed(Vec<SocketAddr>),
+    /// The ready endpoints of a Service (namespace, name) (`--autoscaler-peers-service`).
+    Service(String, String),
+}
+
+/// `NAMESPACE/NAME`, both non-empty.
+fn namespaced(text: &str) -> Option<(String, String)> {
+    match text.split_once('/') {
+        Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {
+            Some((ns.to_owned(), name.to_owned()))
+        }
+        _ => None,
+    }
+}
+
 /// A setting that cannot be used; the text names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -302,6 +335,14 @@ pub enum ConfigError {
     BadImagePull(String),
     #[error("--autoscaler-lease {0:?} is not NAMESPACE/NAME")]
     BadLease(String),
+    #[error("--autoscaler-peers {0:?} is not a comma-separated list of host:port (e.g. 10.0.0.5:8080,10.0.0.6:8080)")]
+    BadPeers(String),
+    #[error("--autoscaler-peers-service {0:?} is not NAMESPACE/NAME")]
+    BadPeersService(String),
+    #[error("--autoscaler-peers-service needs --provider kubernetes")]
+    PeersServiceWithoutKubernetes,
+    #[error("give --autoscaler-peers or --autoscaler-peers-service, not both")]
+    TwoPeerLists,
     #[error("queue {0:?} is not known: use embedded or nats")]
     UnknownQueue(String),
     #[error("--queue nats needs --nats-url (FAASD_NATS_URL)")]
@@ -352,12 +393,7 @@ impl Config {
                 operator,
                 autoscaler_lease: match lease {
                     None => None,
-                    Some(text) => match text.split_once('/') {
-                        Some((ns, name)) if !ns.is_empty() && !name.is_empty() => {
-                            Some((ns.to_owned(), name.to_owned()))
-                        }
-                        _ => return Err(ConfigError::BadLease(text)),
-                    },
+                    Some(text) => Some(namespaced(&text).ok_or(ConfigError::BadLease(text))?),
                 },
             },
             "docker" => {
@@ -393,7 +429,33 @@ impl Config {
             ),
             other => return Err(ConfigError::UnknownQueue(other.to_string())),
         };
+        let autoscaler_peers = match (
+            args.autoscaler_peers
+                .or(file.autoscaler_peers)
+                .filter(|p| !p.trim().is_empty()),
+            args.autoscaler_peers_service
+                .or(file.autoscaler_peers_service)
+                .filter(|p| !p.trim().is_empty()),
+        ) {
+            (None, None) => AutoscalerPeers::None,
+            (Some(_), Some(_)) => return Err(ConfigError::TwoPeerLists),
+            (Some(list), None) => AutoscalerPeers::Fixed(
+                list.split(',')
+                    .map(|peer| peer.trim().parse::<SocketAddr>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| ConfigError::BadPeers(list.clone()))?,
+            ),
+            (None, Some(service)) => {
+                if !matches!(provider, ProviderChoice::Kubernetes { .. }) {
+                    return Err(ConfigError::PeersServiceWithoutKubernetes);
+                }
+                let (ns, name) =
+                    namespaced(service.trim()).ok_or(ConfigError::BadPeersService(service))?;
+                AutoscalerPeers::Service(ns, name)
+            }
+        };
         Ok(Config {
+            autoscaler_peers,
             queue,
             queue_worker: args.queue_worker.or(file.queue_worker).unwrap_or(true),
             queue_max_inflight: args
@@ -847,6 +909,58 @@ mod tests {
         assert!(err.to_string().contains("NAMESPACE/NAME"), "{err}");
         let err = Config::resolve(args(&["--operator", "true"])).unwrap_err();
         assert!(err.to_string().contains("--provider kubernetes"), "{err}");
+    }
+
+    #[test]
+    fn autoscaler_peers_are_a_list_or_a_service() {
+        let config = Config::resolve(args(&[])).unwrap();
+        assert_eq!(config.autoscaler_peers, AutoscalerPeers::None);
+        let config = Config::resolve(args(&[
+            "--autoscaler-peers",
+            "127.0.0.1:8081, 127.0.0.1:8082",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.autoscaler_peers,
+            AutoscalerPeers::Fixed(vec![
+                "127.0.0.1:8081".parse().unwrap(),
+                "127.0.0.1:8082".parse().unwrap()
+            ])
+        );
+        let err = Config::resolve(args(&["--autoscaler-peers", "gateway"])).unwrap_err();
+        assert!(err.to_string().contains("host:port"), "{err}");
+        let config = Config::resolve(args(&[
+            "--provider",
+            "kubernetes",
+            "--autoscaler-peers-service",
+            "openfaas/faasd",
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.autoscaler_peers,
+            AutoscalerPeers::Service("openfaas".to_owned(), "faasd".to_owned())
+        );
+        let err =
+            Config::resolve(args(&["--autoscaler-peers-service", "openfaas/faasd"])).unwrap_err();
+        assert!(err.to_string().contains("--provider kubernetes"), "{err}");
+        let err = Config::resolve(args(&[
+            "--provider",
+            "kubernetes",
+            "--autoscaler-peers-service",
+            "faasd",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("NAMESPACE/NAME"), "{err}");
+        let err = Config::resolve(args(&[
+            "--provider",
+            "kubernetes",
+            "--autoscaler-peers-service",
+            "openfaas/faasd",
+            "--autoscaler-peers",
+            "127.0.0.1:8081",
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
     }
 
     #[test]

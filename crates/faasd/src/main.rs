@@ -104,7 +104,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     // Runs until faasd exits; an interval of 0 turns autoscaling (and scale to zero) off.
     let _autoscaler = (!config.autoscale_interval.is_zero())
-        .then(|| autoscaler_lease::start(&config, &gateway))
+        .then(|| {
+            let auth = config.auth.then(|| BasicCredentials {
+                user: credentials.user.clone(),
+                password: credentials.password.clone(),
+            });
+            let source = autoscaler_lease::load_source(&config, &gateway, auth)?;
+            autoscaler_lease::start(&config, &gateway, source)
+        })
         .transpose()?;
     let _history = gateway.start_history();
 

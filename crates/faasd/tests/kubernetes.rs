@@ -139,3 +139,135 @@ async fn faasd_with_an_autoscaler_lease_holds_it() {
     assert!(!holder.is_empty());
     drop(faasd);
 }
+
+/// A data directory whose admin credentials are `password` (server replicas share them, as
+/// the `basic-auth` Secret gives every pod the same).
+fn shared_credentials(dir: &std::path::Path, name: &str, password: &str) -> std::path::PathBuf {
+    let data = dir.join(name);
+    let secrets = data.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("basic-auth-user"), "admin").unwrap();
+    std::fs::write(secrets.join("basic-auth-password"), password).unwrap();
+    data
+}
+
+/// Lists `port` on 127.0.0.1 as a ready endpoint of the Service `faasd` in `default`, as the
+/// EndpointSlice controller lists a server pod.
+async fn endpoint_slice(fake: &FakeApiServer, name: &str, port: u16) {
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "faasd"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+        "ports": [{"name": "http", "port": port, "protocol": "TCP"}],
+    });
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+            fake.url()
+        ))
+        .json(&slice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+/// Two server replicas behind one Service: the one holding the autoscaler's Lease scales a
+/// function on the calls the other one proxies, read from its `/system/scale-stats` at the
+/// address the Service's EndpointSlices give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_scales_on_the_calls_of_the_other_replica() {
+    let pod = pod().await;
+    let fake = FakeApiServer::start(ClusterSettings {
+        pod_address: pod.address,
+        ready_delay: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig(dir.path(), &fake);
+    let env = [
+        ("FAASD_PROVIDER", "kubernetes"),
+        ("FAASD_AUTOSCALER_LEASE", "default/rustfaas-autoscaler"),
+        ("FAASD_AUTOSCALER_PEERS_SERVICE", "default/faasd"),
+        ("KUBECONFIG", kubeconfig.as_str()),
+    ];
+    let leader_data = shared_credentials(dir.path(), "leader", "shared-password-0123456789");
+    let leader = tokio::task::block_in_place(|| Faasd::start_on(&leader_data, &env));
+    // The first replica takes the Lease before the second one starts.
+    let mut held = false;
+    for _ in 0..250 {
+        if fake
+            .get("leases", "default", "rustfaas-autoscaler")
+            .is_some()
+        {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(held, "no lease held; faasd says:\n{}", leader.logs());
+    let other_data = shared_credentials(dir.path(), "other", "shared-password-0123456789");
+    let other = tokio::task::block_in_place(|| Faasd::start_on(&other_data, &env));
+    endpoint_slice(&fake, "faasd-leader", leader.port).await;
+    endpoint_slice(&fake, "faasd-other", other.port).await;
+
+    let deployed = leader
+        .deploy(
+            json!({"service": "busy", "image": "ghcr.io/openfaas/alpine:latest",
+                       "envProcess": "cat",
+                       "labels": {"com.openfaas.scale.min": "1", "com.openfaas.scale.max": "3",
+                                  "com.openfaas.scale.type": "rps",
+                                  "com.openfaas.scale.target": "5"}}),
+        )
+        .await;
+    assert_eq!(deployed.status(), 202, "{}", leader.logs());
+    let replicas = || {
+        fake.get("deployments", "openfaas-fn", "busy")
+            .and_then(|d| d["spec"]["replicas"].as_u64())
+    };
+    assert_eq!(replicas(), Some(1));
+    // About 20 calls a second, all through the replica that does not autoscale: at a target
+    // of 5 per replica the leader must ask for the maximum, 3. At most 30 s, 600 calls.
+    let started = std::time::Instant::now();
+    let mut calls = 0;
+    while replicas() != Some(3) && started.elapsed() < Duration::from_secs(30) {
+        let (status, _) = other.invoke("busy", "x").await;
+        assert_eq!(status, 200, "{}", other.logs());
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        replicas(),
+        Some(3),
+        "after {calls} calls through the other replica; the leader says:\n{}",
+        leader.logs()
+    );
+    // Its own answer: the other replica counted every call, the leader none.
+    let stats: serde_json::Value = other
+        .api(reqwest::Method::GET, "/system/scale-stats")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let busy = stats["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "busy")
+        .unwrap();
+    assert_eq!(busy["started"], calls);
+    let unauthorised = reqwest::Client::new()
+        .get(other.url("/system/scale-stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorised.status(), 401);
+    drop(other);
+    drop(leader);
+}

@@ -4,11 +4,15 @@
 //! alert rule (for functions with no `type` or `target` label) in [`alert_rule`]; time comes
 //! from a [`Clock`] and replicas from the [`Provider`], so tests drive it with fakes.
 //!
+//! With a [`cluster::LoadSource`] ([`Autoscaler::with_cluster_load`]) the counters are those of
+//! every server replica together, not only this one's (see [`cluster`]).
+//!
 //! Each decision is logged with its reason (`tracing::info!`). Scale-from-zero is not here: a
 //! call to a function at zero replicas starts one itself (see [`crate::proxy`]).
 
 pub mod alert_rule;
 pub mod clock;
+pub mod cluster;
 pub mod decision;
 pub mod policy;
 
@@ -19,6 +23,7 @@ use faas_provider::{Provider, ProviderError};
 use faas_types::{FunctionStatus, DEFAULT_NAMESPACE};
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cluster::{ClusterLoad, LoadSource};
 pub use decision::{FunctionScaleState, Observation, ScaleDecision};
 pub use policy::{ScalingPolicy, ScalingType};
 
@@ -62,6 +67,10 @@ pub struct Autoscaler {
     clock: Arc<dyn Clock>,
     config: AutoscalerConfig,
     tracked: HashMap<(String, String), Tracked>,
+    /// The other replicas' load, when this autoscaler scales for several.
+    cluster: Option<(Arc<dyn LoadSource>, ClusterLoad)>,
+    /// The failures last logged, so each is logged once.
+    cluster_failures: Vec<String>,
 }
 
 impl Autoscaler {
@@ -81,6 +90,36 @@ impl Autoscaler {
             clock,
             config,
             tracked: HashMap::new(),
+            cluster: None,
+            cluster_failures: Vec::new(),
+        }
+    }
+
+    /// Scales on the load of every server replica: this one's counters and those `source`
+    /// reads from the others (or `source`'s alone when it counts this replica too).
+    pub fn with_cluster_load(mut self, source: Arc<dyn LoadSource>) -> Autoscaler {
+        let load = ClusterLoad::new(source.includes_self());
+        self.cluster = Some((source, load));
+        self
+    }
+
+    /// Reads the other replicas' counters; a look that fails keeps the last totals.
+    async fn look_at_cluster(&mut self) {
+        let Some((source, load)) = &mut self.cluster else {
+            return;
+        };
+        let failures = match source.fetch().await {
+            Ok(fetched) => {
+                load.update(&fetched, self.clock.now());
+                fetched.failures
+            }
+            Err(err) => vec![err],
+        };
+        if failures != self.cluster_failures {
+            for failure in &failures {
+                tracing::warn!("autoscaler: cannot read a server replica's load: {failure}");
+            }
+            self.cluster_failures = failures;
         }
     }
 
@@ -104,6 +143,7 @@ impl Autoscaler {
             }
         };
         self.forget_gone(&functions);
+        self.look_at_cluster().await;
 
         let mut decisions = Vec::new();
         for status in functions {
@@ -118,7 +158,11 @@ impl Autoscaler {
             }
             let (policy, problems) = ScalingPolicy::parse(status.labels.as_ref());
             let entry = self.functions.get(&key.0, &key.1);
-            let stats = entry.as_ref().map(|e| e.stats()).unwrap_or_default();
+            let local = entry.as_ref().map(|e| e.stats()).unwrap_or_default();
+            let stats = match &self.cluster {
+                Some((_, load)) => load.combine(&key.0, &key.1, local),
+                None => local,
+            };
             let now = self.clock.now();
             let tracked = self.tracked.entry(key.clone()).or_insert_with(|| Tracked {
                 state: FunctionScaleState::new(now, stats),
@@ -168,7 +212,7 @@ impl Autoscaler {
                 if let Some(entry) = &entry {
                     // A call may have arrived since the look: then it is not idle.
                     let now_stats = entry.stats();
-                    if now_stats.started != stats.started || now_stats.in_flight > 0 {
+                    if now_stats.started != local.started || now_stats.in_flight > 0 {
                         continue;
                     }
                     entry.invalidate_replicas();
@@ -210,6 +254,9 @@ impl Autoscaler {
             .collect();
         self.tracked
             .retain(|(ns, name), _| present.contains(&(ns.as_str(), name.as_str())));
+        if let Some((_, load)) = &mut self.cluster {
+            load.retain(|ns, name| present.contains(&(ns, name)));
+        }
         for entry in self.functions.entries() {
             if !present.contains(&(entry.namespace(), entry.name())) {
                 self.functions.remove(entry.namespace(), entry.name());
