@@ -83,6 +83,8 @@ pub struct FunctionEntry {
     name: String,
     /// Calls started (any outcome) since the gateway began.
     started: AtomicU64,
+    /// Calls the function answered with 200 (what CE's alert rule counts).
+    answered_ok: AtomicU64,
     /// Calls whose response has not finished yet.
     in_flight: AtomicU64,
     /// Summed duration, in microseconds, of calls that finished: its rate is the average
@@ -110,6 +112,7 @@ impl FunctionEntry {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
             started: AtomicU64::new(0),
+            answered_ok: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             busy_micros: AtomicU64::new(0),
             cold_starts: AtomicU64::new(0),
@@ -140,6 +143,7 @@ impl FunctionEntry {
     pub fn stats(&self) -> CallStats {
         CallStats {
             started: self.started.load(Ordering::Relaxed),
+            answered_ok: self.answered_ok.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
             busy: Duration::from_micros(self.busy_micros.load(Ordering::Relaxed)),
             cold_starts: self.cold_starts.load(Ordering::Relaxed),
@@ -157,6 +161,11 @@ impl FunctionEntry {
             entry: self.clone(),
             started: Instant::now(),
         }
+    }
+
+    /// Counts a call its function answered with 200.
+    pub(crate) fn count_answered_ok(&self) {
+        self.answered_ok.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one cold start.
@@ -212,6 +221,8 @@ impl FunctionEntry {
 pub struct CallStats {
     /// Calls started so far.
     pub started: u64,
+    /// Calls answered 200 so far.
+    pub answered_ok: u64,
     /// Calls in flight now.
     pub in_flight: u64,
     /// Summed duration of finished calls.

@@ -160,6 +160,9 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
     strip_hop_by_hop(&mut response_parts.headers);
     response_parts.headers.insert(X_CALL_ID, call_id);
     response_parts.headers.insert(X_START_TIME, start_time);
+    if response_parts.status == http::StatusCode::OK {
+        entry.count_answered_ok();
+    }
     state.record_call(
         Some(&entry),
         namespace,

@@ -7,8 +7,8 @@
 //! notification, repeats it every `repeat_interval: 30s` while the alert fires, and sends
 //! `resolved` when it stops. The gateway's `/system/alert` adds a step on each firing
 //! notification and goes back to min on resolved. [`AlertRuleState::evaluate`] is that chain,
-//! free of I/O, fed the gateway's own call counter each look. One difference: the rate counts
-//! every call the gateway started, where CE counts the 200 answers.
+//! free of I/O, fed each look the count of calls the function answered 200 (the rule's
+//! `code="200"`): a function failing under load is not scaled up by this rule, as in CE.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -59,15 +59,15 @@ pub struct AlertRuleState {
 }
 
 impl AlertRuleState {
-    /// Takes one look at the function's calls started so far; answers a notification when
-    /// AlertManager would send one now.
+    /// Takes one look at the function's calls answered 200 so far; answers a notification
+    /// when AlertManager would send one now.
     pub fn evaluate(
         &mut self,
         now: Instant,
-        started: u64,
+        answered_ok: u64,
         rule: &AlertRule,
     ) -> Option<AlertNotification> {
-        let rate = self.rate(now, started, rule.window);
+        let rate = self.rate(now, answered_ok, rule.window);
         if rate <= rule.threshold {
             self.pending_since = None;
             self.firing_since = None;
@@ -93,16 +93,16 @@ impl AlertRuleState {
         Some(AlertNotification::Firing { rate })
     }
 
-    /// Calls per second over the last `window`: the calls started since the newest sample
+    /// Calls per second over the last `window`: the calls counted since the newest sample
     /// at least `window` old (or the oldest there is), over the whole window, so a function
     /// watched for less than a window is not overestimated.
-    fn rate(&mut self, now: Instant, started: u64, window: Duration) -> f64 {
-        self.samples.push_back((now, started));
+    fn rate(&mut self, now: Instant, counted: u64, window: Duration) -> f64 {
+        self.samples.push_back((now, counted));
         while self.samples.len() > 2 && now.duration_since(self.samples[1].0) >= window {
             self.samples.pop_front();
         }
-        let (_, base) = self.samples.front().copied().unwrap_or((now, started));
-        started.saturating_sub(base) as f64 / window.as_secs_f64()
+        let (_, base) = self.samples.front().copied().unwrap_or((now, counted));
+        counted.saturating_sub(base) as f64 / window.as_secs_f64()
     }
 }
 

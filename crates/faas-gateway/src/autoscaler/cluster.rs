@@ -10,8 +10,8 @@
 //!   id, so this replica skips itself when the list includes it; its own counters are added
 //!   from memory.
 //! - [`PrometheusCounters`]: one instant query per counter over every scraped replica
-//!   (`gateway_function_invocation_started`, `gateway_function_invocation_inflight`,
-//!   `gateway_functions_seconds_sum`), by `instance`. Prometheus scrapes this replica too, so
+//!   (`gateway_function_invocation_started`, `gateway_function_invocation_total{code="200"}`,
+//!   `gateway_function_invocation_inflight`, `gateway_functions_seconds_sum`), by `instance`. Prometheus scrapes this replica too, so
 //!   its own counters are not added again.
 //!
 //! [`ClusterLoad`] turns the samples into counters that only grow: per peer it keeps the
@@ -57,6 +57,9 @@ pub struct FunctionCounters {
     pub name: String,
     /// Calls started so far.
     pub started: u64,
+    /// Calls answered 200 so far (absent from older replicas' answers: 0).
+    #[serde(default)]
+    pub answered_ok: u64,
     /// Calls in flight now.
     pub in_flight: u64,
     /// Summed duration of finished calls, in microseconds.
@@ -253,13 +256,14 @@ impl PrometheusCounters {
 impl LoadSource for PrometheusCounters {
     fn fetch(&self) -> BoxFuture<'_, Result<Fetched, String>> {
         Box::pin(async move {
-            let (started, in_flight, busy) = tokio::try_join!(
+            let (started, answered_ok, in_flight, busy) = tokio::try_join!(
                 self.query("gateway_function_invocation_started"),
+                self.query(r#"gateway_function_invocation_total{code="200"}"#),
                 self.query("gateway_function_invocation_inflight"),
                 self.query("gateway_functions_seconds_sum"),
             )?;
             let mut by_peer: HashMap<String, HashMap<String, FunctionCounters>> = HashMap::new();
-            for (which, series) in [(0, started), (1, in_flight), (2, busy)] {
+            for (which, series) in [(0, started), (1, in_flight), (2, busy), (3, answered_ok)] {
                 for (instance, function, value) in series {
                     // OpenFaaS's label is `name.namespace`; a namespace has no dot.
                     let Some((name, namespace)) = function.rsplit_once('.') else {
@@ -273,13 +277,15 @@ impl LoadSource for PrometheusCounters {
                             namespace: namespace.to_owned(),
                             name: name.to_owned(),
                             started: 0,
+                            answered_ok: 0,
                             in_flight: 0,
                             busy_micros: 0,
                         });
                     match which {
                         0 => c.started = value as u64,
                         1 => c.in_flight = value as u64,
-                        _ => c.busy_micros = (value * 1e6) as u64,
+                        2 => c.busy_micros = (value * 1e6) as u64,
+                        _ => c.answered_ok = value as u64,
                     }
                 }
             }
@@ -306,6 +312,7 @@ impl LoadSource for PrometheusCounters {
 #[derive(Debug, Clone, Copy, Default)]
 struct Totals {
     started: u64,
+    answered_ok: u64,
     busy_micros: u64,
     in_flight: u64,
 }
@@ -342,19 +349,22 @@ impl ClusterLoad {
                 // A peer seen at the first look was counting before this autoscaler started:
                 // its counts so far are its baseline. One that appears later is new (or
                 // restarted), so everything it counted is new load.
-                let (from_started, from_busy) = match self.last.get(&key) {
-                    Some((last, _)) if f.started >= last.started => {
-                        (last.started, last.busy_micros.min(f.busy_micros))
-                    }
-                    Some(_) => (0, 0),
-                    None if !self.looked => (f.started, f.busy_micros),
-                    None => (0, 0),
+                let (from_started, from_ok, from_busy) = match self.last.get(&key) {
+                    Some((last, _)) if f.started >= last.started => (
+                        last.started,
+                        last.answered_ok.min(f.answered_ok),
+                        last.busy_micros.min(f.busy_micros),
+                    ),
+                    Some(_) => (0, 0, 0),
+                    None if !self.looked => (f.started, f.answered_ok, f.busy_micros),
+                    None => (0, 0, 0),
                 };
                 let total = self
                     .totals
                     .entry((f.namespace.clone(), f.name.clone()))
                     .or_default();
                 total.started += f.started - from_started;
+                total.answered_ok += f.answered_ok - from_ok;
                 total.busy_micros += f.busy_micros.saturating_sub(from_busy);
                 total.in_flight += f.in_flight;
                 self.last.insert(key, (f.clone(), now));
@@ -377,6 +387,7 @@ impl ClusterLoad {
         if self.includes_self {
             CallStats {
                 started: total.started,
+                answered_ok: total.answered_ok,
                 in_flight: total.in_flight,
                 busy,
                 cold_starts: local.cold_starts,
@@ -384,6 +395,7 @@ impl ClusterLoad {
         } else {
             CallStats {
                 started: local.started + total.started,
+                answered_ok: local.answered_ok + total.answered_ok,
                 in_flight: local.in_flight + total.in_flight,
                 busy: local.busy + busy,
                 cold_starts: local.cold_starts,
@@ -410,6 +422,7 @@ pub(crate) async fn serve(State(state): State<AppState>) -> Json<ScaleStats> {
                 namespace: entry.namespace().to_owned(),
                 name: entry.name().to_owned(),
                 started: stats.started,
+                answered_ok: stats.answered_ok,
                 in_flight: stats.in_flight,
                 busy_micros: u64::try_from(stats.busy.as_micros()).unwrap_or(u64::MAX),
             }
@@ -431,6 +444,7 @@ mod tests {
             namespace: "openfaas-fn".into(),
             name: "f".into(),
             started,
+            answered_ok: started / 2,
             in_flight,
             busy_micros: started * 1000,
         }
@@ -454,6 +468,7 @@ mod tests {
         let now = Instant::now();
         let local = CallStats {
             started: 7,
+            answered_ok: 5,
             in_flight: 1,
             busy: Duration::ZERO,
             cold_starts: 0,
@@ -466,6 +481,8 @@ mod tests {
         load.update(&look(&[("a", 110, 1), ("b", 55, 4)]), now);
         let s = load.combine("openfaas-fn", "f", local);
         assert_eq!((s.started, s.in_flight), (7 + 15, 6));
+        // a's 200s went 50 -> 55, b's 25 -> 27.
+        assert_eq!(s.answered_ok, 5 + 5 + 2);
         assert_eq!(s.busy, Duration::from_millis(15));
         // b restarted (its counter went down: all 3 are new); a did not answer; c is new.
         load.update(&look(&[("b", 3, 0), ("c", 4, 1)]), now);
@@ -482,6 +499,7 @@ mod tests {
         let now = Instant::now();
         let local = CallStats {
             started: 7,
+            answered_ok: 5,
             in_flight: 1,
             busy: Duration::ZERO,
             cold_starts: 2,

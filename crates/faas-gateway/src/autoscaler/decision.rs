@@ -222,9 +222,9 @@ impl FunctionScaleState {
         policy: &ScalingPolicy,
     ) -> Option<(u64, String)> {
         let current = at.replicas;
-        let notification = self
-            .alert
-            .evaluate(at.now, at.stats.started, &API_HIGH_INVOCATION_RATE);
+        let notification =
+            self.alert
+                .evaluate(at.now, at.stats.answered_ok, &API_HIGH_INVOCATION_RATE);
         let rule = &API_HIGH_INVOCATION_RATE;
         let decision = if current > policy.max {
             Some((policy.max, format!("above max {}", policy.max)))
@@ -308,10 +308,17 @@ mod tests {
             }
         }
 
-        /// One second passes with `rps` calls started; applies and returns any decision.
+        /// One second passes with `rps` calls started and answered 200; applies and returns
+        /// any decision.
         fn second(&mut self, rps: u64) -> Option<u64> {
+            self.second_answering(rps, rps)
+        }
+
+        /// One second passes with `rps` calls started, `ok` of them answered 200.
+        fn second_answering(&mut self, rps: u64, ok: u64) -> Option<u64> {
             self.now += SECOND;
             self.stats.started += rps;
+            self.stats.answered_ok += ok;
             let observation = Observation {
                 now: self.now,
                 replicas: self.replicas,
@@ -537,6 +544,25 @@ mod tests {
         for _ in 0..60 {
             assert_eq!(quiet.second(5), None);
         }
+    }
+
+    #[test]
+    fn ce_functions_count_only_calls_answered_200() {
+        // CE's rule reads gateway_function_invocation_total{code="200"}: a function that
+        // fails under load is not scaled up by it.
+        let mut failing = Sim::new(ce_policy(1, 10), 1);
+        for _ in 0..60 {
+            assert_eq!(failing.second_answering(50, 4), None);
+        }
+        let mut mixed = Sim::new(ce_policy(1, 10), 1);
+        let steps: Vec<u64> = (0..20)
+            .filter_map(|_| mixed.second_answering(50, 10))
+            .collect();
+        assert_eq!(
+            steps,
+            [3],
+            "10 of 50 calls a second answered 200: {steps:?}"
+        );
     }
 
     #[test]
