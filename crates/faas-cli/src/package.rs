@@ -146,88 +146,15 @@ pub fn build(
     let started = Instant::now();
     let name = &function.name;
     let meta = &template.meta;
-    if function.handler.is_empty() {
-        return Err(BuildError::NoHandler(name.clone()));
-    }
-    let handler = project.join(&function.handler);
-    if !handler.is_dir() {
-        return Err(BuildError::MissingHandler {
-            function: name.clone(),
-            handler: function.handler.clone(),
-            stack: options.stack_names.clone(),
-        });
-    }
-    let fprocess = function
-        .fprocess
-        .clone()
-        .or_else(|| meta.fprocess.clone())
-        .filter(|p| !p.trim().is_empty());
-    let Some(fprocess) = fprocess else {
-        return Err(BuildError::NoProcess {
-            function: name.clone(),
-            message: meta.no_fprocess_message.clone().unwrap_or_else(|| {
-                format!(
-                    "the {} template sets no fprocess: add `fprocess:` to the function in {}",
-                    template.name, options.stack_names
-                )
-            }),
-        });
-    };
+    let (handler, fprocess) = handler_and_process(project, function, template, options)?;
     if !options.toolchain_checked {
         check_toolchain(project, function, template, options)?;
     }
 
     let build_root = project.join("build");
     let dir = build_root.join(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(io_error(&dir))?;
-    }
-    std::fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-    let skip = [build_root.canonicalize().unwrap_or(build_root.clone())];
-    if meta.handler_is_package() {
-        copy_tree(&handler, &dir, &skip)?;
-    } else {
-        for file in &template.files {
-            if file.path == Path::new("template.yml") {
-                continue;
-            }
-            let target = dir.join(&file.path);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(io_error(parent))?;
-            }
-            write_file(&target, &file.bytes, file.executable)?;
-        }
-        let handler_target = dir.join(meta.handler_folder());
-        if handler_target.exists() {
-            std::fs::remove_dir_all(&handler_target).map_err(io_error(&handler_target))?;
-        }
-        std::fs::create_dir_all(&handler_target).map_err(io_error(&handler_target))?;
-        copy_tree(&handler, &handler_target, &skip)?;
-    }
-    for extra in &options.copy {
-        let source = project.join(extra);
-        let target = dir.join(Path::new(extra).file_name().unwrap_or_default());
-        if source.is_dir() {
-            std::fs::create_dir_all(&target).map_err(io_error(&target))?;
-            copy_tree(&source, &target, &skip)?;
-        } else {
-            std::fs::copy(&source, &target).map_err(io_error(&source))?;
-        }
-    }
-
-    let mut env = meta.env.clone();
-    if let Some(mode) = meta.mode.as_deref().filter(|m| !m.is_empty()) {
-        env.insert("mode".to_owned(), mode.to_owned());
-    }
-    env.insert("fprocess".to_owned(), fprocess);
-    let manifest = serde_json::json!({ "env": env });
-    write_file(
-        &dir.join(MANIFEST),
-        serde_json::to_string_pretty(&manifest)
-            .unwrap_or_default()
-            .as_bytes(),
-        false,
-    )?;
+    lay_out(project, &handler, &build_root, &dir, template, options)?;
+    let env = write_manifest(&dir, template, fprocess)?;
 
     let archive = build_root.join(format!("{name}.tar.gz"));
     if options.shrinkwrap {
@@ -259,6 +186,121 @@ pub fn build(
         env,
         elapsed: started.elapsed(),
     })
+}
+
+/// The function's handler folder (which must exist) and its process (the stack file's
+/// `fprocess`, else the template's), or why there is nothing to build.
+fn handler_and_process(
+    project: &Path,
+    function: &Function,
+    template: &Template,
+    options: &BuildOptions,
+) -> Result<(PathBuf, String), BuildError> {
+    let name = &function.name;
+    let meta = &template.meta;
+    if function.handler.is_empty() {
+        return Err(BuildError::NoHandler(name.clone()));
+    }
+    let handler = project.join(&function.handler);
+    if !handler.is_dir() {
+        return Err(BuildError::MissingHandler {
+            function: name.clone(),
+            handler: function.handler.clone(),
+            stack: options.stack_names.clone(),
+        });
+    }
+    let fprocess = function
+        .fprocess
+        .clone()
+        .or_else(|| meta.fprocess.clone())
+        .filter(|p| !p.trim().is_empty());
+    let Some(fprocess) = fprocess else {
+        return Err(BuildError::NoProcess {
+            function: name.clone(),
+            message: meta.no_fprocess_message.clone().unwrap_or_else(|| {
+                format!(
+                    "the {} template sets no fprocess: add `fprocess:` to the function in {}",
+                    template.name, options.stack_names
+                )
+            }),
+        });
+    };
+    Ok((handler, fprocess))
+}
+
+/// Lays out `dir` afresh: the template's files with the handler in its handler folder (or the
+/// handler folder alone for `package_root: handler`), then the `configuration.copy` extras.
+fn lay_out(
+    project: &Path,
+    handler: &Path,
+    build_root: &Path,
+    dir: &Path,
+    template: &Template,
+    options: &BuildOptions,
+) -> Result<(), BuildError> {
+    let meta = &template.meta;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(io_error(dir))?;
+    }
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let skip = [build_root
+        .canonicalize()
+        .unwrap_or(build_root.to_path_buf())];
+    if meta.handler_is_package() {
+        copy_tree(handler, dir, &skip)?;
+    } else {
+        for file in &template.files {
+            if file.path == Path::new("template.yml") {
+                continue;
+            }
+            let target = dir.join(&file.path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+            }
+            write_file(&target, &file.bytes, file.executable)?;
+        }
+        let handler_target = dir.join(meta.handler_folder());
+        if handler_target.exists() {
+            std::fs::remove_dir_all(&handler_target).map_err(io_error(&handler_target))?;
+        }
+        std::fs::create_dir_all(&handler_target).map_err(io_error(&handler_target))?;
+        copy_tree(handler, &handler_target, &skip)?;
+    }
+    for extra in &options.copy {
+        let source = project.join(extra);
+        let target = dir.join(Path::new(extra).file_name().unwrap_or_default());
+        if source.is_dir() {
+            std::fs::create_dir_all(&target).map_err(io_error(&target))?;
+            copy_tree(&source, &target, &skip)?;
+        } else {
+            std::fs::copy(&source, &target).map_err(io_error(&source))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `faas-package.json` (the template's environment, `mode`, `fprocess`) into `dir`;
+/// returns that environment.
+fn write_manifest(
+    dir: &Path,
+    template: &Template,
+    fprocess: String,
+) -> Result<BTreeMap<String, String>, BuildError> {
+    let meta = &template.meta;
+    let mut env = meta.env.clone();
+    if let Some(mode) = meta.mode.as_deref().filter(|m| !m.is_empty()) {
+        env.insert("mode".to_owned(), mode.to_owned());
+    }
+    env.insert("fprocess".to_owned(), fprocess);
+    let manifest = serde_json::json!({ "env": env });
+    write_file(
+        &dir.join(MANIFEST),
+        serde_json::to_string_pretty(&manifest)
+            .unwrap_or_default()
+            .as_bytes(),
+        false,
+    )?;
+    Ok(env)
 }
 
 /// Checks, before anything is written or run, that this machine has what `template` needs to

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 
 use crate::args::NewArgs;
 use crate::context::Context;
-use crate::templates::TemplateSources;
+use crate::templates::{Template, TemplateSources};
 
 /// The schema version written into new stack files.
 pub const SCHEMA_VERSION: &str = "1.0";
@@ -16,26 +16,7 @@ pub const SCHEMA_VERSION: &str = "1.0";
 pub fn run(ctx: &Context, args: NewArgs) -> anyhow::Result<()> {
     let sources = TemplateSources::new(&ctx.cwd);
     if args.list {
-        println!("Languages available as templates:");
-        let rows: Vec<(String, String)> = sources
-            .names()
-            .into_iter()
-            .map(|name| {
-                let summary = sources
-                    .load(&name)
-                    .map(|t| t.meta.summary())
-                    .unwrap_or_default();
-                (name, summary)
-            })
-            .collect();
-        let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-        for (name, summary) in rows {
-            if summary.is_empty() {
-                println!("- {name}");
-            } else {
-                println!("- {name:width$}  {summary}");
-            }
-        }
+        print_templates(&sources);
         return Ok(());
     }
     let Some(lang) = args.lang.as_deref().filter(|l| !l.is_empty()) else {
@@ -53,33 +34,7 @@ pub fn run(ctx: &Context, args: NewArgs) -> anyhow::Result<()> {
     let template = sources.load(lang)?;
 
     let append = args.append.as_deref();
-    let stack_path: PathBuf = match append {
-        Some(file) => {
-            let ext_ok = file.extension().is_some_and(|e| e == "yml" || e == "yaml");
-            if !ext_ok {
-                bail!("when appending to a stack the suffix should be .yml or .yaml");
-            }
-            let path = ctx.path(file);
-            if !path.is_file() {
-                bail!("unable to find file: {}", file.display());
-            }
-            let existing = crate::stack::load(
-                std::slice::from_ref(&path),
-                &ctx.cwd,
-                &ctx.env.vars,
-                ctx.global.envsubst,
-                &crate::stack::Selection::default(),
-            )?;
-            if existing.functions.contains_key(name) {
-                bail!(
-                    "function {name} already exists in {} file: cannot have duplicate function names in the same stack file",
-                    file.display()
-                );
-            }
-            file.to_path_buf()
-        }
-        None => PathBuf::from(format!("{name}.yml")),
-    };
+    let stack_path = stack_path(ctx, append, name)?;
 
     let handler_dir = args.handler.clone().unwrap_or_else(|| PathBuf::from(name));
     if ctx.path(&handler_dir).exists() {
@@ -92,7 +47,86 @@ pub fn run(ctx: &Context, args: NewArgs) -> anyhow::Result<()> {
         );
     }
 
-    let target = ctx.path(&handler_dir);
+    write_handler(ctx, &template, &handler_dir)?;
+
+    let entry = stack_entry(ctx, &args, name, lang, &handler_dir);
+    let message = write_stack(ctx, append.is_some(), &stack_path, entry)?;
+    println!("{message}");
+
+    if !args.quiet {
+        if let Some(welcome) = template
+            .meta
+            .welcome_message
+            .as_deref()
+            .filter(|w| !w.trim().is_empty())
+        {
+            println!("\nNotes:\n{}", welcome.trim_end());
+        }
+        println!(
+            "\nNext: faas-cli up -f {} && echo hi | faas-cli invoke {name}",
+            stack_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// `new --list`: every template's name with its one-line summary.
+fn print_templates(sources: &TemplateSources) {
+    println!("Languages available as templates:");
+    let rows: Vec<(String, String)> = sources
+        .names()
+        .into_iter()
+        .map(|name| {
+            let summary = sources
+                .load(&name)
+                .map(|t| t.meta.summary())
+                .unwrap_or_default();
+            (name, summary)
+        })
+        .collect();
+    let width = rows.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, summary) in rows {
+        if summary.is_empty() {
+            println!("- {name}");
+        } else {
+            println!("- {name:width$}  {summary}");
+        }
+    }
+}
+
+/// The stack file to write: `NAME.yml`, or the `--append` file once it is known to exist and
+/// not to name the function already.
+fn stack_path(ctx: &Context, append: Option<&Path>, name: &str) -> anyhow::Result<PathBuf> {
+    let Some(file) = append else {
+        return Ok(PathBuf::from(format!("{name}.yml")));
+    };
+    let ext_ok = file.extension().is_some_and(|e| e == "yml" || e == "yaml");
+    if !ext_ok {
+        bail!("when appending to a stack the suffix should be .yml or .yaml");
+    }
+    let path = ctx.path(file);
+    if !path.is_file() {
+        bail!("unable to find file: {}", file.display());
+    }
+    let existing = crate::stack::load(
+        std::slice::from_ref(&path),
+        &ctx.cwd,
+        &ctx.env.vars,
+        ctx.global.envsubst,
+        &crate::stack::Selection::default(),
+    )?;
+    if existing.functions.contains_key(name) {
+        bail!(
+            "function {name} already exists in {} file: cannot have duplicate function names in the same stack file",
+            file.display()
+        );
+    }
+    Ok(file.to_path_buf())
+}
+
+/// Creates the handler folder with the template's handler files, and ignores `build`.
+fn write_handler(ctx: &Context, template: &Template, handler_dir: &Path) -> anyhow::Result<()> {
+    let target = ctx.path(handler_dir);
     std::fs::create_dir_all(&target)
         .with_context(|| format!("folder: could not create {}", handler_dir.display()))?;
     println!("Folder: {} created.", handler_dir.display());
@@ -110,7 +144,17 @@ pub fn run(ctx: &Context, args: NewArgs) -> anyhow::Result<()> {
     }
     update_gitignore(&ctx.cwd)?;
     println!("\nFunction created in folder: {}", handler_dir.display());
+    Ok(())
+}
 
+/// The function's entry under `functions:` (lang, handler, image, requests and limits).
+fn stack_entry(
+    ctx: &Context,
+    args: &NewArgs,
+    name: &str,
+    lang: &str,
+    handler_dir: &Path,
+) -> String {
     let prefix = args
         .prefix
         .clone()
@@ -152,7 +196,19 @@ pub fn run(ctx: &Context, args: NewArgs) -> anyhow::Result<()> {
     ));
     yaml.push_str(&resources("limits", &args.cpu_limit, &args.memory_limit));
     yaml.push('\n');
-    let message = if append.is_some() {
+    yaml
+}
+
+/// Writes the entry: appended to the existing stack file, or as a new stack file with its
+/// header. Returns the line to print.
+fn write_stack(
+    ctx: &Context,
+    append: bool,
+    stack_path: &Path,
+    entry: String,
+) -> anyhow::Result<String> {
+    let mut yaml = entry;
+    let message = if append {
         format!("Stack file updated: {}", stack_path.display())
     } else {
         let gateway = ctx.gateway_url(None);
@@ -164,33 +220,17 @@ pub fn run(ctx: &Context, args: NewArgs) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .open(ctx.path(&stack_path))
+        .open(ctx.path(stack_path))
         .with_context(|| format!("could not open file {}", stack_path.display()))?;
-    if append.is_some() {
-        let existing = std::fs::read_to_string(ctx.path(&stack_path)).unwrap_or_default();
+    if append {
+        let existing = std::fs::read_to_string(ctx.path(stack_path)).unwrap_or_default();
         if !existing.is_empty() && !existing.ends_with('\n') {
             file.write_all(b"\n")?;
         }
     }
     file.write_all(yaml.as_bytes())
         .with_context(|| format!("error writing stack file {}", stack_path.display()))?;
-    println!("{message}");
-
-    if !args.quiet {
-        if let Some(welcome) = template
-            .meta
-            .welcome_message
-            .as_deref()
-            .filter(|w| !w.trim().is_empty())
-        {
-            println!("\nNotes:\n{}", welcome.trim_end());
-        }
-        println!(
-            "\nNext: faas-cli up -f {} && echo hi | faas-cli invoke {name}",
-            stack_path.display()
-        );
-    }
-    Ok(())
+    Ok(message)
 }
 
 /// Adds `build` to `.gitignore` (creating it), as OpenFaaS adds its generated folders.
