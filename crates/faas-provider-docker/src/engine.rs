@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ImageInspect,
-    NetworkCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStatsResponse, ContainerSummary,
+    ImageInspect, NetworkCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions,
-    RemoveContainerOptions, StopContainerOptions,
+    RemoveContainerOptions, StatsOptions, StopContainerOptions,
 };
 use bollard::Docker;
 use faas_provider::ProviderError;
@@ -156,6 +156,24 @@ impl Engine {
             .inspect_container(id, None)
             .await
             .map_err(|e| self.error("inspect a container", e))
+    }
+
+    /// One reading of a container's stats, at once (`stream=false`, `one-shot`: the engine does
+    /// not wait for a second reading to fill in `precpu_stats`).
+    pub(crate) async fn stats(&self, id: &str) -> Result<ContainerStatsResponse, ProviderError> {
+        let client = self.client().await?;
+        let options = StatsOptions {
+            stream: false,
+            one_shot: true,
+        };
+        let mut stream = client.stats(id, Some(options));
+        match stream.next().await {
+            Some(Ok(stats)) => Ok(stats),
+            Some(Err(err)) => Err(self.error("read a container's stats", err)),
+            None => Err(ProviderError::NotFound(format!(
+                "read a container's stats: no answer for {id}"
+            ))),
+        }
     }
 
     /// Creates and starts a container; removes it again when it cannot start.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerSummary, ContainerSummaryStateEnum};
 use faas_provider::{ProviderError, ReplicaEndpoint};
-use faas_types::FunctionStatus;
+use faas_types::{FunctionStatus, FunctionUsage};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -41,6 +41,8 @@ pub(crate) struct Function {
     last_exit: Mutex<Option<String>>,
     /// Replicas replaced unasked so far (`com.rustfaas.restarts` in the status).
     restarts: AtomicU64,
+    /// The replicas' usage at the last sample (`usage.rs`); `None` before the first.
+    usage: Mutex<Option<FunctionUsage>>,
     wake: Notify,
     stopped: AtomicBool,
     /// Containers being stopped in the background: not counted, not stopped twice.
@@ -58,6 +60,7 @@ impl Function {
             ready: RwLock::default(),
             last_exit: Mutex::default(),
             restarts: AtomicU64::new(0),
+            usage: Mutex::default(),
             wake: Notify::new(),
             stopped: AtomicBool::new(false),
             removing: Arc::default(),
@@ -76,6 +79,11 @@ impl Function {
     pub(crate) fn set_record(&self, record: FunctionRecord) {
         *lock(&self.record) = record;
         self.wake.notify_one();
+    }
+
+    /// Keeps the usage the sampler measured, for the status.
+    pub(crate) fn set_usage(&self, usage: FunctionUsage) {
+        *lock(&self.usage) = Some(usage);
     }
 
     pub(crate) fn endpoints(&self) -> Vec<ReplicaEndpoint> {
@@ -116,7 +124,7 @@ impl Function {
             replicas: record.replicas,
             available_replicas: self.endpoints().len() as u64,
             created_at: Some(record.created_at),
-            usage: None,
+            usage: *lock(&self.usage),
         }
     }
 

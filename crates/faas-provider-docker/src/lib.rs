@@ -8,7 +8,8 @@
 //! (`records.rs`), and starts a `Function` (`function.rs`) whose task creates containers from
 //! `spec.rs`, probes their `/_/health` (`health.rs`) and reports ready ones to
 //! [`DockerProvider::endpoints`]. `engine.rs` wraps the engine's API; `logs.rs` reads the
-//! engine's log streams; `package_build.rs` builds uploaded packages into images.
+//! engine's log streams; `usage.rs` samples the containers' stats for each function's `usage`
+//! (off the request path); `package_build.rs` builds uploaded packages into images.
 //!
 //! Containers carry labels naming this server (`com.rustfaas.owner`, an id kept in the data
 //! directory), the namespace, function, generation and instance. After a restart (even after
@@ -23,6 +24,7 @@ mod package_build;
 mod quantity;
 mod records;
 mod spec;
+mod usage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -127,7 +129,8 @@ pub struct DockerProvider {
     namespaces: Mutex<BTreeMap<String, NamespaceRequest>>,
     /// Serializes every change (deploy, update, delete, scale, secrets, namespaces).
     changes: tokio::sync::Mutex<()>,
-    janitor: Mutex<Option<JoinHandle<()>>>,
+    /// The orphan sweeper and the usage sampler.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for DockerProvider {
@@ -173,10 +176,11 @@ impl DockerProvider {
             functions: RwLock::new(functions),
             namespaces: Mutex::new(namespaces),
             changes: tokio::sync::Mutex::new(()),
-            janitor: Mutex::default(),
+            tasks: Mutex::default(),
         });
         let janitor = tokio::spawn(sweep_orphans(Arc::downgrade(&provider)));
-        *lock(&provider.janitor) = Some(janitor);
+        let sampler = tokio::spawn(usage::sample_forever(Arc::downgrade(&provider)));
+        lock(&provider.tasks).extend([janitor, sampler]);
         Ok(provider)
     }
 
@@ -634,8 +638,8 @@ impl Provider for DockerProvider {
 
     async fn shutdown(&self) {
         let _changes = self.changes.lock().await;
-        if let Some(janitor) = lock(&self.janitor).take() {
-            janitor.abort();
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
         }
         for function in self.all_functions() {
             function.stop();

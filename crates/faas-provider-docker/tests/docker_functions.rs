@@ -1,7 +1,8 @@
 //! The docker provider against a real Docker Engine (the project's dockerd from
 //! `scripts/docker.sh`, shared by all tests) with functions built on the local
 //! `rustfaas/busybox` image: lifecycle, scale 0 -> 3 -> 0, secrets, limits, read-only root,
-//! logs, rolling updates, replacement of containers that exit, and bad input.
+//! logs, rolling updates, replacement of containers that exit, `usage` from the engine's stats,
+//! and bad input.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -124,18 +125,29 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        // No container of a test outlives it.
-        let ids = docker(&[
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.rustfaas.owner={}", self.owner()),
-        ]);
-        let ids: Vec<&str> = ids.lines().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            args.extend(ids);
-            docker(&args);
+        // No container of a test outlives it. The provider's tasks may be removing some
+        // meanwhile ("removal ... already in progress"): remove until none is listed.
+        let owner = format!("label=com.rustfaas.owner={}", self.owner());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ids = docker(&["ps", "-aq", "--filter", &owner]);
+            let ids: Vec<&str> = ids.lines().collect();
+            if ids.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "containers left: {ids:?}");
+            let removed = std::process::Command::new("docker")
+                .args(["rm", "-f"])
+                .args(&ids)
+                .env("DOCKER_HOST", docker_host())
+                .output()
+                .expect("run docker");
+            let stderr = String::from_utf8_lossy(&removed.stderr);
+            assert!(
+                removed.status.success() || stderr.contains("already in progress"),
+                "docker rm -f {ids:?}: {stderr}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
         // Nor its networks: dockerd has room for 256.
         let networks = docker(&[
@@ -414,4 +426,79 @@ async fn a_missing_image_is_pulled_from_its_registry() {
     let (status, body) = h.call("pulled", "from the registry").await;
     assert_eq!((status, body.trim()), (200, "3"));
     docker(&["image", "inspect", &image]);
+}
+
+/// Polls the function's `usage` until `check` holds (the sampler runs every few seconds).
+async fn wait_usage(
+    h: &Harness,
+    name: &str,
+    what: &str,
+    check: impl Fn(&faas_types::FunctionUsage) -> bool,
+) -> faas_types::FunctionUsage {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let usage = h.provider.status(NS, name).await.unwrap().usage;
+        if let Some(usage) = usage.filter(|u| check(u)) {
+            return usage;
+        }
+        assert!(Instant::now() < deadline, "{name}: {what}, usage {usage:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn usage_is_summed_from_the_engines_stats() {
+    const FLOOR: f64 = 48.0 * 1048576.0;
+    let h = Harness::open().await;
+    let long_calls = BTreeMap::from([
+        ("exec_timeout".to_owned(), "60s".to_owned()),
+        ("read_timeout".to_owned(), "60s".to_owned()),
+        ("write_timeout".to_owned(), "60s".to_owned()),
+    ]);
+    // Holds 64 MiB in a shell variable for the length of a call.
+    let mut holder = function(
+        "holder",
+        "sh -c 'x=$(head -c 67108864 /dev/zero | tr \"\\0\" a); sleep 50; echo ${#x}'",
+    );
+    holder.env_vars = Some(long_calls.clone());
+    // Spins for the length of a call.
+    let mut spinner = function("spinner", "sh -c 'while :; do :; done'");
+    spinner.env_vars = Some(long_calls);
+    h.deploy(holder).await;
+    h.deploy(spinner).await;
+    h.wait_ready("holder", 1).await;
+    h.wait_ready("spinner", 1).await;
+
+    // Idle: sampled, and well under the floor.
+    let idle = wait_usage(&h, "holder", "no sample", |u| u.total_memory_bytes > 0.0).await;
+    assert!(idle.total_memory_bytes < FLOOR, "idle: {idle:?}");
+
+    let holding = tokio::spawn({
+        let client = h.client.clone();
+        let address = h.provider.endpoints(NS, "holder").await.unwrap()[0].address;
+        async move { client.post(format!("http://{address}/")).send().await }
+    });
+    let spinning = tokio::spawn({
+        let client = h.client.clone();
+        let address = h.provider.endpoints(NS, "spinner").await.unwrap()[0].address;
+        async move { client.post(format!("http://{address}/")).send().await }
+    });
+    let held = wait_usage(&h, "holder", "64 MiB not seen", |u| {
+        u.total_memory_bytes > FLOOR
+    })
+    .await;
+    let busy = wait_usage(&h, "spinner", "no CPU seen", |u| u.cpu > 0.05).await;
+    eprintln!("idle {idle:?}, holding {held:?}, spinning {busy:?}");
+    // The spinner holds no memory to speak of.
+    assert!(busy.total_memory_bytes < FLOOR, "{busy:?} {held:?}");
+    holding.abort();
+    spinning.abort();
+
+    // Gone with the function's containers.
+    h.provider.scale(NS, "spinner", 0).await.unwrap();
+    h.wait_containers("spinner", 0).await;
+    wait_usage(&h, "spinner", "usage of no container", |u| {
+        u.cpu == 0.0 && u.total_memory_bytes == 0.0
+    })
+    .await;
 }
