@@ -13,7 +13,7 @@ use super::records::FunctionRecord;
 use super::replica::{LaunchSpec, Slot, SlotObserver};
 use super::runtime::{lock, Runtime};
 use super::ReplicaInfo;
-use faas_provider::ReplicaEndpoint;
+use faas_provider::{ReplicaAddress, ReplicaEndpoint, ReplicaRoute};
 
 /// SIGTERM-to-SIGKILL grace for replicas stopped by scale-down, update and delete.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -122,17 +122,31 @@ impl Function {
         }
     }
 
-    /// Ready replicas, by instance number.
+    /// Ready replicas that listen on TCP, by instance number.
     pub(crate) fn endpoints(&self) -> Vec<ReplicaEndpoint> {
+        self.routes()
+            .into_iter()
+            .filter_map(|route| match route.address {
+                ReplicaAddress::Tcp(address) => Some(ReplicaEndpoint {
+                    instance: route.instance,
+                    address,
+                }),
+                ReplicaAddress::Unix(_) => None,
+            })
+            .collect()
+    }
+
+    /// Ready replicas, over TCP or their Unix socket, by instance number.
+    pub(crate) fn routes(&self) -> Vec<ReplicaRoute> {
         let state = lock(&self.state);
-        let mut endpoints: Vec<(u64, ReplicaEndpoint)> = state
+        let mut routes: Vec<(u64, ReplicaRoute)> = state
             .slots
             .iter()
             .filter_map(|slot| {
                 slot.ready_address().map(|address| {
                     (
                         slot.number(),
-                        ReplicaEndpoint {
+                        ReplicaRoute {
                             instance: slot.instance.clone(),
                             address,
                         },
@@ -140,8 +154,8 @@ impl Function {
                 })
             })
             .collect();
-        endpoints.sort_by_key(|(n, _)| *n);
-        endpoints.into_iter().map(|(_, e)| e).collect()
+        routes.sort_by_key(|(n, _)| *n);
+        routes.into_iter().map(|(_, route)| route).collect()
     }
 
     /// Every replica in service or starting, for diagnostics.

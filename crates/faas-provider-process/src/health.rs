@@ -2,30 +2,44 @@
 //!
 //! A replica is ready when its watchdog answers `GET /_/health` with 200 (lock file written
 //! and, in http mode, the upstream accepting connections). The probe is a few bytes of
-//! HTTP/1.1 over a fresh loopback connection: no client library needed.
+//! HTTP/1.1 over a fresh connection to its Unix socket or loopback port: no client library
+//! needed.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use faas_provider::ReplicaAddress;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const REQUEST: &[u8] = b"GET /_/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+const REQUEST: &[u8] = b"GET /_/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 
 /// True when `GET /_/health` on `address` answers 200 within `limit`.
-pub(crate) async fn probe(address: SocketAddr, limit: Duration) -> bool {
+pub(crate) async fn probe(address: &ReplicaAddress, limit: Duration) -> bool {
     tokio::time::timeout(limit, probe_once(address))
         .await
         .unwrap_or(false)
 }
 
-async fn probe_once(address: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect(address).await else {
-        return false;
-    };
-    let _ = stream.set_nodelay(true);
+async fn probe_once(address: &ReplicaAddress) -> bool {
+    match address {
+        ReplicaAddress::Tcp(address) => match TcpStream::connect(address).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                exchange(stream).await
+            }
+            Err(_) => false,
+        },
+        ReplicaAddress::Unix(path) => match faas_provider::address::connect_unix(path).await {
+            Ok(stream) => exchange(stream).await,
+            Err(_) => false,
+        },
+    }
+}
+
+async fn exchange(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> bool {
     if stream.write_all(REQUEST).await.is_err() {
         return false;
     }
@@ -88,20 +102,48 @@ impl PortRegistry {
 mod tests {
     use super::*;
 
+    const ANSWERS: [&[u8]; 2] = [b"HTTP/1.1 200 OK\r\n\r\n", b"HTTP/1.1 503 No\r\n\r\n"];
+
     #[tokio::test]
     async fn probe_reads_the_status() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
+        let address = ReplicaAddress::Tcp(listener.local_addr().unwrap());
         tokio::spawn(async move {
-            for answer in [&b"HTTP/1.1 200 OK\r\n\r\n"[..], b"HTTP/1.1 503 No\r\n\r\n"] {
+            for answer in ANSWERS {
                 let (mut socket, _) = listener.accept().await.unwrap();
                 let mut buf = [0u8; 256];
                 let _ = socket.read(&mut buf).await;
                 socket.write_all(answer).await.unwrap();
             }
         });
-        assert!(probe(address, Duration::from_secs(2)).await);
-        assert!(!probe(address, Duration::from_secs(2)).await);
+        assert!(probe(&address, Duration::from_secs(2)).await);
+        assert!(!probe(&address, Duration::from_secs(2)).await);
+    }
+
+    #[tokio::test]
+    async fn probe_goes_over_a_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            for answer in ANSWERS {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buf = [0u8; 256];
+                let _ = socket.read(&mut buf).await;
+                socket.write_all(answer).await.unwrap();
+            }
+        });
+        let address = ReplicaAddress::unix(&path);
+        assert!(probe(&address, Duration::from_secs(2)).await);
+        assert!(!probe(&address, Duration::from_secs(2)).await);
+        // Nothing there: not ready.
+        assert!(
+            !probe(
+                &ReplicaAddress::unix(dir.path().join("none")),
+                Duration::from_secs(2)
+            )
+            .await
+        );
     }
 
     #[test]

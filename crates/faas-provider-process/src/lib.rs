@@ -1,12 +1,14 @@
 //! The `process` backend: the embedded default that runs each replica as an `fwatchdog`
-//! child process on 127.0.0.1, with state under the server's data directory.
+//! child process, sandboxed, listening on a Unix socket in its run directory (on 127.0.0.1
+//! without the sandbox or with [`SandboxConfig::tcp`]), with state under the server's data
+//! directory.
 //!
 //! The way through a deploy: [`ProcessProvider::deploy`] validates the request, pins the
 //! package the image names (`package.rs`) or treats the image as a host image, saves the
 //! record (`records.rs`), and hands a launch spec to a `Function` (`function.rs`), which starts
 //! replicas (`replica.rs`: one supervised watchdog each, in its own run directory and cgroup,
 //! `cgroup.rs`), relays their output to the function log (`logs.rs`), and reports ready ones
-//! to [`ProcessProvider::endpoints`].
+//! to [`ProcessProvider::routes`] (and those on TCP to [`ProcessProvider::endpoints`]).
 //!
 //! On [`ProcessProvider::open`], replicas a previous run left behind (even after `kill -9` of
 //! the server) are killed first: pid files with start times, a marker variable in every
@@ -31,7 +33,6 @@ mod sandbox;
 mod secrets;
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -57,7 +58,9 @@ use self::runtime::{lock, Runtime};
 use self::sandbox::Sandbox;
 use self::secrets::SecretStore;
 use faas_provider::ProviderError;
-use faas_provider::{LogStream, PackageInfo, Provider, ReplicaEndpoint};
+use faas_provider::{
+    LogStream, PackageInfo, Provider, ReplicaAddress, ReplicaEndpoint, ReplicaRoute,
+};
 
 pub use self::function::{
     DIGEST_ANNOTATION, LIMITS_ANNOTATION, RESTARTS_ANNOTATION, SANDBOX_ANNOTATION,
@@ -102,8 +105,8 @@ pub struct ReplicaInfo {
     pub ready: bool,
     /// The watchdog's pid while it runs.
     pub pid: Option<u32>,
-    /// Where its watchdog listens.
-    pub address: Option<SocketAddr>,
+    /// Where its watchdog listens (a Unix socket in its run directory, or a loopback port).
+    pub address: Option<ReplicaAddress>,
     /// Times it was restarted after dying or failing to become ready.
     pub restarts: u64,
     /// Its run directory (`tmp/`, `secrets/`, `pid`).
@@ -118,6 +121,7 @@ pub struct ReplicaInfo {
 /// `PATH`, `LANG`/`LC_ALL` (if the server has them), `HOME=<replica dir>`,
 /// `TMPDIR=<replica dir>/tmp`, `healthcheck_interval=1s`, the package's `faas-package.json`
 /// env, `fprocess` from `envProcess`, the deployment's `envVars`, and then
+/// `unix_socket=/run/rustfaas/listen/watchdog.sock` (sandboxed: the replica's `listen/`) or
 /// `port=<free loopback port>`, `bind_address=127.0.0.1`, `metrics_port=off`,
 /// `die_with_parent=true`, `secret_mount_path=<replica dir>/secrets`,
 /// `secrets_bind_from=<replica dir>/secrets` (as root only), `RUSTFAAS_REPLICA=<marker>`,
@@ -769,6 +773,14 @@ impl Provider for ProcessProvider {
         name: &str,
     ) -> Result<Vec<ReplicaEndpoint>, ProviderError> {
         Ok(self.function(namespace, name)?.endpoints())
+    }
+
+    async fn routes(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<ReplicaRoute>, ProviderError> {
+        Ok(self.function(namespace, name)?.routes())
     }
 
     async fn logs(&self, request: LogRequest) -> Result<LogStream, ProviderError> {

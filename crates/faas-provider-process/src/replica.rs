@@ -1,4 +1,5 @@
-//! One replica: an `fwatchdog` child process on a loopback port, supervised.
+//! One replica: an `fwatchdog` child process listening on a Unix socket in its run directory
+//! (sandboxed) or a loopback port, supervised.
 //!
 //! A [`Slot`] is a replica's place in a function: its instance name (`<name>-<n>`), the
 //! launch spec of the generation it belongs to, and whether it is ready. Its supervisor task
@@ -15,6 +16,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use faas_provider::ReplicaAddress;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Child;
 use tokio::sync::watch;
@@ -42,6 +44,8 @@ const UNHEALTHY_AFTER: u32 = 3;
 /// it keeps serving after SIGTERM. The provider takes a replica out of `endpoints()` before
 /// signalling it, so this only covers calls already routed to it.
 const DEFAULT_HEALTHCHECK_INTERVAL: &str = "1s";
+/// The replica's directory holding its watchdog's Unix socket.
+const LISTEN_DIR: &str = "listen";
 /// `PATH` when the server has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -83,7 +87,7 @@ pub(crate) struct Slot {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SlotStatus {
     pub(crate) ready: bool,
-    pub(crate) address: Option<SocketAddr>,
+    pub(crate) address: Option<ReplicaAddress>,
     pub(crate) pid: Option<u32>,
     pub(crate) restarts: u64,
     pub(crate) cgroup_dirs: Vec<PathBuf>,
@@ -123,9 +127,13 @@ impl Slot {
     }
 
     /// The address of a ready replica.
-    pub(crate) fn ready_address(&self) -> Option<SocketAddr> {
+    pub(crate) fn ready_address(&self) -> Option<ReplicaAddress> {
         let status = lock(&self.status);
-        status.ready.then_some(status.address).flatten()
+        if status.ready {
+            status.address.clone()
+        } else {
+            None
+        }
     }
 
     /// The instance number (`<name>-<n>`).
@@ -297,7 +305,7 @@ struct Prepared {
     workdir: PathBuf,
     /// Held until the replica's process is gone.
     ports: PortsGuard,
-    port: u16,
+    listen: Listen,
     upstream_port: Option<u16>,
     marker: String,
     env: BTreeMap<String, String>,
@@ -311,11 +319,30 @@ struct Started {
     pid: i32,
     /// The sandbox's init, when sandboxed.
     init: Option<i32>,
-    address: SocketAddr,
-    port: u16,
-    upstream_port: Option<u16>,
+    address: ReplicaAddress,
+    /// Loopback ports that must be held inside the sandbox before it serves: the watchdog's
+    /// (on TCP) and the http-mode function's upstream.
+    owned_ports: Vec<u16>,
     marker: String,
     _ports: PortsGuard,
+}
+
+/// Where a replica's watchdog listens.
+#[derive(Debug, Clone)]
+enum Listen {
+    /// A loopback port.
+    Tcp(u16),
+    /// The Unix socket in the replica's `listen/`, by its host path.
+    Unix(PathBuf),
+}
+
+impl Listen {
+    fn address(&self) -> ReplicaAddress {
+        match self {
+            Listen::Tcp(port) => SocketAddr::from((Ipv4Addr::LOCALHOST, *port)).into(),
+            Listen::Unix(path) => ReplicaAddress::unix(path),
+        }
+    }
 }
 
 /// Prepares the replica directory and picks the ports and environment of one start.
@@ -329,7 +356,8 @@ fn prepare(runtime: &Arc<Runtime>, slot: &Slot, log: &FunctionLog) -> Result<Pre
     };
     // Files the function must own: only when the server hands out uids (as root).
     let owner = uid.filter(|_| runtime.sandbox.assigns_uids());
-    prepare_dir(runtime, spec, &dir, log, &slot.instance, owner)
+    let unix_socket = listens_on_unix_socket(runtime, uid);
+    prepare_dir(runtime, spec, &dir, log, &slot.instance, owner, unix_socket)
         .map_err(|e| format!("cannot prepare {}: {e}", dir.display()))?;
     let workdir = match &spec.package {
         Some((pin, path)) if !path.is_dir() => {
@@ -353,19 +381,23 @@ fn prepare(runtime: &Arc<Runtime>, slot: &Slot, log: &FunctionLog) -> Result<Pre
             .map(|port| ports.keep(port))
             .map_err(|e| format!("cannot find a free port: {e}"))
     };
-    let port = allocate()?;
+    let listen = if unix_socket {
+        Listen::Unix(dir.join(LISTEN_DIR).join(sandbox::SOCKET_NAME))
+    } else {
+        Listen::Tcp(allocate()?)
+    };
     let upstream_port = if spec.allocate_upstream {
         Some(allocate()?)
     } else {
         None
     };
     let marker = runtime.marker(&spec.namespace, &spec.name, &slot.instance);
-    let env = replica_env(runtime, spec, &dir, port, upstream_port, &marker, uid);
+    let env = replica_env(runtime, spec, &dir, &listen, upstream_port, &marker, uid);
     Ok(Prepared {
         dir,
         workdir,
         ports,
-        port,
+        listen,
         upstream_port,
         marker,
         env,
@@ -416,7 +448,7 @@ async fn start(
         dir,
         workdir,
         ports,
-        port,
+        listen,
         upstream_port,
         marker,
         env,
@@ -459,18 +491,24 @@ async fn start(
             None
         }
     };
-    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let address = listen.address();
     slot.update(|s| {
         s.pid = Some(u32::try_from(pid).unwrap_or(0));
-        s.address = Some(address);
+        s.address = Some(address.clone());
     });
+    let owned_ports = match listen {
+        Listen::Tcp(port) => Some(port),
+        Listen::Unix(_) => None,
+    }
+    .into_iter()
+    .chain(upstream_port)
+    .collect();
     Ok(Started {
         child,
         pid,
         init,
         address,
-        port,
-        upstream_port,
+        owned_ports,
         marker,
         _ports: ports,
     })
@@ -510,13 +548,13 @@ async fn wait_ready(
             }
             _ = tokio::time::sleep(pause) => {}
         }
-        if health::probe(replica.address, PROBE_TIMEOUT).await {
+        if health::probe(&replica.address, PROBE_TIMEOUT).await {
             let squatted = match replica.init {
-                Some(init) => {
-                    let (port, upstream) = (replica.port, replica.upstream_port);
-                    blocking(move || squatted_port(init, port, upstream)).await
+                Some(init) if !replica.owned_ports.is_empty() => {
+                    let ports = replica.owned_ports.clone();
+                    blocking(move || squatted_port(init, &ports)).await
                 }
-                None => None,
+                _ => None,
             };
             match squatted {
                 Some(port) => {
@@ -567,7 +605,7 @@ async fn watch_running(
             }
             _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
         }
-        if health::probe(replica.address, PROBE_TIMEOUT).await {
+        if health::probe(&replica.address, PROBE_TIMEOUT).await {
             if failures >= UNHEALTHY_AFTER {
                 log.append(&slot.instance, "rustfaas: healthy again; back in service");
             }
@@ -599,11 +637,13 @@ fn spawn(
 ) -> Result<(Child, i32, Option<std::os::unix::net::UnixStream>), String> {
     let watchdog = &runtime.config.watchdog_path;
     let (tmp, home, secrets) = (dir.join("tmp"), dir.join("home"), dir.join("secrets"));
+    let listen = dir.join(LISTEN_DIR);
     let mounts = ReplicaMounts {
         tmp: &tmp,
         home: &home,
         secrets: &secrets,
         package: slot.spec.package.as_ref().map(|(_, path)| path.as_path()),
+        listen: listens_on_unix_socket(runtime, uid).then_some(listen.as_path()),
     };
     let sandboxed = uid.and_then(|uid| {
         runtime
@@ -651,6 +691,12 @@ fn spawn(
     Ok((child, pid, gate))
 }
 
+/// Whether a replica's watchdog listens on a Unix socket in its `listen/`: sandboxed (it has
+/// a sandbox `uid`) and not asked for TCP.
+fn listens_on_unix_socket(runtime: &Runtime, uid: Option<u32>) -> bool {
+    uid.is_some() && runtime.sandbox.uses_unix_socket()
+}
+
 /// Lets a sandbox waiting on its gate go on to start the watchdog.
 fn open_gate(mut gate: std::os::unix::net::UnixStream) -> std::io::Result<()> {
     use std::io::Write;
@@ -665,10 +711,10 @@ fn join_cgroup(slot: &Slot, log: &FunctionLog, cgroup: Option<&ReplicaCgroup>, p
     }
 }
 
-/// The replica's port, or its function's upstream port (http mode), when the socket
-/// listening on it is not held inside the replica's sandbox (below its init) but by a
-/// process that bound it first; `None` when both are the replica's own.
-fn squatted_port(init: i32, port: u16, upstream: Option<u16>) -> Option<u16> {
+/// The first of `ports` (the watchdog's on TCP, the function's upstream in http mode) whose
+/// listening socket is not held inside the replica's sandbox (below its init) but by a
+/// process that bound it first; `None` when all are the replica's own.
+fn squatted_port(init: i32, ports: &[u16]) -> Option<u16> {
     let inside = procfs::descendants(init);
     // Every socket listening on the port (any address) must be the replica's.
     let held = |port: u16| {
@@ -678,9 +724,7 @@ fn squatted_port(init: i32, port: u16, upstream: Option<u16>) -> Option<u16> {
                 .iter()
                 .all(|inode| inside.iter().any(|pid| procfs::holds_socket(*pid, *inode)))
     };
-    std::iter::once(port)
-        .chain(upstream)
-        .find(|port| !held(*port))
+    ports.iter().copied().find(|port| !held(*port))
 }
 
 fn cgroup_failed(slot: &Slot, log: &FunctionLog, reason: String) {
@@ -697,7 +741,10 @@ fn cgroup_failed(slot: &Slot, log: &FunctionLog, reason: String) {
     slot.update(|s| s.cgroup_error = Some(reason));
 }
 
-/// Makes the replica directory: `tmp/` fresh for every start, `secrets/` with current copies.
+/// Makes the replica directory: `tmp/` fresh for every start, `secrets/` with current copies,
+/// and with `unix_socket` an empty `listen/` for the watchdog's socket: the server's (root's
+/// as root), mode 0700, so a watchdog that becomes the function's uid after binding leaves
+/// that uid no way in.
 fn prepare_dir(
     runtime: &Runtime,
     spec: &LaunchSpec,
@@ -705,8 +752,14 @@ fn prepare_dir(
     log: &FunctionLog,
     instance: &str,
     owner: Option<u32>,
+    unix_socket: bool,
 ) -> std::io::Result<()> {
     fsutil::create_dir_with_mode(dir, 0o700)?;
+    let listen = dir.join(LISTEN_DIR);
+    fsutil::remove_dir_all_if_exists(&listen)?;
+    if unix_socket {
+        fsutil::create_dir_with_mode(&listen, 0o700)?;
+    }
     // The home is the working directory of host images: bwrap, root without
     // CAP_DAC_OVERRIDE by then, must be able to enter it (0711; no one else sees the path).
     for (fresh, mode) in [("tmp", 0o700), ("home", 0o711)] {
@@ -743,7 +796,7 @@ fn replica_env(
     runtime: &Runtime,
     spec: &LaunchSpec,
     dir: &Path,
-    port: u16,
+    listen: &Listen,
     upstream_port: Option<u16>,
     marker: &str,
     sandbox_uid: Option<u32>,
@@ -776,7 +829,19 @@ fn replica_env(
     );
     env.extend(spec.env.iter().map(|(k, v)| (k.clone(), v.clone())));
 
-    env.insert("port".to_owned(), port.to_string());
+    match listen {
+        Listen::Tcp(port) => {
+            env.insert("port".to_owned(), port.to_string());
+            // Ours to set: a deployment's own would leave the port unserved.
+            env.remove("unix_socket");
+        }
+        Listen::Unix(_) => {
+            env.insert(
+                "unix_socket".to_owned(),
+                format!("{}/{}", sandbox::SOCKET_DIR, sandbox::SOCKET_NAME),
+            );
+        }
+    }
     env.insert("bind_address".to_owned(), "127.0.0.1".to_owned());
     env.insert("metrics_port".to_owned(), "off".to_owned());
     env.insert("die_with_parent".to_owned(), "true".to_owned());

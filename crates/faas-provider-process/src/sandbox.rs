@@ -23,11 +23,17 @@
 //! - **bounded resources**: memory, CPU and pids limits in a cgroup the replica joins before its
 //!   first instruction (bwrap blocks on `--block-fd` until the provider has moved it), and
 //!   `RLIMIT_NOFILE` set by the watchdog before it drops root.
-//! - **an endpoint it cannot squat**: the watchdog still listens on a loopback port (the
-//!   network namespace is the host's, so functions reach the network), but a replica is
-//!   ready only once the listening socket on its port is held by its own watchdog
-//!   (`/proc/net/tcp` inode found among the watchdog's fds): a socket another function bound
-//!   first never receives calls.
+//! - **an endpoint no function can reach or squat**: the watchdog listens on a Unix socket
+//!   ([`SOCKET_NAME`]) in a directory of the replica's run directory (`listen/`, root's or
+//!   the server's, mode 0700), bound into the sandbox at [`SOCKET_DIR`]. As root the watchdog
+//!   binds it before it switches to the function's uid, so that uid can neither connect to it
+//!   nor put another socket in its place; other replicas' `listen/` directories are not in
+//!   the sandbox at all. The network namespace stays the host's (functions reach the
+//!   network); an http-mode function's own server still listens on a loopback port, and a
+//!   replica is ready only once the socket listening there is held inside its sandbox
+//!   (`/proc/net/tcp` inode found among its processes' fds). With
+//!   [`SandboxConfig::tcp`] the watchdog listens on a loopback port instead, checked the
+//!   same way.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -48,6 +54,10 @@ pub(crate) const PACKAGE_DIR: &str = "/home/app/function";
 pub(crate) const HOME_DIR: &str = "/home/app";
 /// Where the watchdog binary is mounted.
 const WATCHDOG_IN_SANDBOX: &str = "/run/rustfaas/fwatchdog";
+/// Where the watchdog's call socket directory is mounted (the replica's `listen/`).
+pub(crate) const SOCKET_DIR: &str = "/run/rustfaas/listen";
+/// The watchdog's call socket in [`SOCKET_DIR`] (and in the replica's `listen/`).
+pub(crate) const SOCKET_NAME: &str = "watchdog.sock";
 /// Where OpenFaaS functions read their secrets.
 pub(crate) const SECRETS_DIR: &str = "/var/openfaas/secrets";
 /// Host directories a replica sees read-only (symlinks, as on merged-/usr systems, are kept
@@ -104,6 +114,9 @@ pub struct SandboxConfig {
     pub max_open_files: u64,
     /// The bwrap binary; `None` looks in `/usr/bin`, `/bin` and `PATH`.
     pub bwrap: Option<PathBuf>,
+    /// Sandboxed replicas listen on a loopback TCP port instead of a Unix socket in their run
+    /// directory (unsandboxed ones always listen on TCP).
+    pub tcp: bool,
 }
 
 impl Default for SandboxConfig {
@@ -114,6 +127,7 @@ impl Default for SandboxConfig {
             max_pids: 1024,
             max_open_files: 1024,
             bwrap: None,
+            tcp: false,
         }
     }
 }
@@ -151,6 +165,8 @@ pub(crate) struct ReplicaMounts<'a> {
     pub(crate) home: &'a Path,
     pub(crate) secrets: &'a Path,
     pub(crate) package: Option<&'a Path>,
+    /// The replica's `listen/` (its call socket's directory), when it listens on one.
+    pub(crate) listen: Option<&'a Path>,
 }
 
 impl Sandbox {
@@ -199,10 +215,14 @@ impl Sandbox {
                     "mount namespace: system directories read-only, package read-only, own /tmp, home and secrets; no data directory, no /sys",
                     "pid, ipc and uts namespaces: sees and signals only its own processes",
                     "no_new_privs, no capabilities, new session, clean environment",
-                    "endpoint: a replica serves only once its own watchdog holds its port",
                 ]
                 .map(str::to_owned),
             );
+            enforced.push(if config.tcp {
+                "endpoint: a loopback port, served only once its own watchdog holds it (--sandbox-tcp)".to_owned()
+            } else {
+                "endpoint: a Unix socket in the replica's run directory, out of every function's reach".to_owned()
+            });
             enforced.push(format!("open files: at most {}", config.max_open_files));
         }
         match cgroups.unavailable_reason() {
@@ -297,6 +317,12 @@ impl Sandbox {
         }
     }
 
+    /// Whether replicas listen on a Unix socket in their run directory (sandboxed, and not
+    /// asked for TCP).
+    pub(crate) fn uses_unix_socket(&self) -> bool {
+        self.is_active() && !self.config.tcp
+    }
+
     /// Whether the server hands out uids (root) rather than relying on a user namespace.
     pub(crate) fn assigns_uids(&self) -> bool {
         self.is_active() && self.is_root
@@ -349,6 +375,9 @@ impl Sandbox {
             path(mounts.secrets),
             SECRETS_DIR.into(),
         ]);
+        if let Some(listen) = mounts.listen {
+            args.extend(["--bind".into(), path(listen), SOCKET_DIR.into()]);
+        }
         let workdir = match mounts.package {
             Some(package) => {
                 args.extend(["--ro-bind".into(), path(package), PACKAGE_DIR.into()]);

@@ -26,9 +26,13 @@ async fn host_image_runs_host_programs() {
     let endpoints = h.wait_ready("wordcount", 1).await;
     println!("deploy to ready: {:?}", started.elapsed());
     assert_eq!(endpoints[0].instance, "wordcount-1");
-    assert!(endpoints[0].address.ip().is_loopback());
+    // Sandboxed, the watchdog listens on a Unix socket in the replica's run directory.
+    assert_eq!(
+        endpoints[0].address,
+        expected_address(&h, "wordcount", "wordcount-1")
+    );
 
-    let (status, body) = h.call(endpoints[0].address, "one two three\n").await;
+    let (status, body) = h.call(&endpoints[0].address, "one two three\n").await;
     assert_eq!(status, 200);
     let counts: Vec<&str> = body.split_whitespace().collect();
     assert_eq!(counts, vec!["1", "3", "14"], "wc answered {body:?}");
@@ -64,7 +68,7 @@ async fn host_image_runs_host_programs() {
     assert!(replica.directory.join("tmp").is_dir());
     h.provider.delete("openfaas-fn", "wordcount").await.unwrap();
     assert!(matches!(
-        h.provider.endpoints("openfaas-fn", "wordcount").await,
+        h.provider.routes("openfaas-fn", "wordcount").await,
         Err(ProviderError::NotFound(_))
     ));
     assert!(matches!(
@@ -94,7 +98,7 @@ async fn host_image_runs_host_programs() {
     h.provider.deploy(request).await.unwrap();
     let endpoints = h.wait_ready("wordcount", 1).await;
     assert_eq!(endpoints[0].instance, "wordcount-2");
-    assert_eq!(h.call(endpoints[0].address, "a b").await.1.trim(), "2");
+    assert_eq!(h.call(&endpoints[0].address, "a b").await.1.trim(), "2");
     h.stop().await;
 }
 
@@ -224,7 +228,7 @@ async fn http_mode_replicas_get_their_own_ports() {
     assert_ne!(endpoints[0].address, endpoints[1].address);
     let mut ports = HashSet::new();
     for endpoint in &endpoints {
-        let (status, body) = h.call(endpoint.address, "ping").await;
+        let (status, body) = h.call(&endpoint.address, "ping").await;
         assert_eq!(status, 200, "{body}");
         assert!(body.starts_with("port="), "{body}");
         ports.insert(body.split_whitespace().next().unwrap().to_owned());
@@ -247,7 +251,7 @@ async fn scale_up_and_down() {
     let instances: HashSet<_> = endpoints.iter().map(|e| e.instance.clone()).collect();
     assert_eq!(instances.len(), 3);
     for endpoint in &endpoints {
-        assert_eq!(h.call(endpoint.address, "x").await, (200, "x".to_owned()));
+        assert_eq!(h.call(&endpoint.address, "x").await, (200, "x".to_owned()));
     }
     let status = h.provider.status("openfaas-fn", "echo").await.unwrap();
     assert_eq!((status.replicas, status.available_replicas), (3, 3));
@@ -255,7 +259,7 @@ async fn scale_up_and_down() {
     h.provider.scale("openfaas-fn", "echo", 1).await.unwrap();
     assert_eq!(
         h.provider
-            .endpoints("openfaas-fn", "echo")
+            .routes("openfaas-fn", "echo")
             .await
             .unwrap()
             .len(),
@@ -264,7 +268,7 @@ async fn scale_up_and_down() {
     h.provider.scale("openfaas-fn", "echo", 0).await.unwrap();
     assert!(h
         .provider
-        .endpoints("openfaas-fn", "echo")
+        .routes("openfaas-fn", "echo")
         .await
         .unwrap()
         .is_empty());
@@ -360,7 +364,7 @@ async fn update_replaces_replicas_without_failed_calls() {
             let mut failures = Vec::new();
             let mut i = 0usize;
             while !stop.load(Ordering::SeqCst) {
-                let endpoints = provider.endpoints("openfaas-fn", "roll").await.unwrap();
+                let endpoints = provider.routes("openfaas-fn", "roll").await.unwrap();
                 if endpoints.is_empty() {
                     failures.push("no endpoints".to_owned());
                     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -368,13 +372,11 @@ async fn update_replaces_replicas_without_failed_calls() {
                 }
                 let endpoint = &endpoints[i % endpoints.len()];
                 i += 1;
-                match client
-                    .post(format!("http://{}/", endpoint.address))
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status() == 200 => answers.push(r.text().await.unwrap_or_default()),
-                    Ok(r) => failures.push(format!("{} from {}", r.status(), endpoint.instance)),
+                match try_call(&client, &endpoint.address).await {
+                    Ok((200, text)) => answers.push(text),
+                    Ok((status, _)) => {
+                        failures.push(format!("{status} from {}", endpoint.instance))
+                    }
                     Err(e) => failures.push(format!("{e} from {}", endpoint.instance)),
                 }
             }
@@ -624,4 +626,71 @@ async fn logs_tail_follow_and_instance() {
         Err(ProviderError::NotFound(_))
     ));
     h.stop().await;
+}
+
+/// Where a replica's watchdog listens by default: its `listen/watchdog.sock` when sandboxed
+/// (the provider's `routes()` only; `endpoints()` lists TCP replicas), else a loopback port.
+fn expected_address(h: &Harness, name: &str, instance: &str) -> faas_provider::ReplicaAddress {
+    let replica = h
+        .provider
+        .replicas("openfaas-fn", name)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.instance == instance)
+        .expect("replica");
+    let address = replica.address.expect("an address");
+    if h.provider.sandbox().is_some_and(|s| s.active) {
+        let socket = h
+            .data()
+            .join("run/openfaas-fn")
+            .join(name)
+            .join(instance)
+            .join("listen/watchdog.sock");
+        assert_eq!(address, faas_provider::ReplicaAddress::unix(&socket));
+        use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+        let meta = std::fs::metadata(&socket).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let dir = std::fs::metadata(socket.parent().unwrap()).unwrap();
+        assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+        // The server's own: as root, the function's uid cannot enter it.
+        assert_eq!(dir.uid(), nix::unistd::geteuid().as_raw());
+    } else {
+        assert!(matches!(&address, faas_provider::ReplicaAddress::Tcp(a) if a.ip().is_loopback()));
+    }
+    address
+}
+
+/// TCP stays available: sandboxed with `tcp`, and with the sandbox off.
+#[tokio::test]
+async fn replicas_listen_on_loopback_tcp_when_asked_or_unsandboxed() {
+    for (tcp, mode) in [
+        (true, faas_provider_process::SandboxMode::Auto),
+        (false, faas_provider_process::SandboxMode::Off),
+    ] {
+        let h = Harness::start_with(|config| {
+            config.sandbox.tcp = tcp;
+            config.sandbox.mode = mode;
+        })
+        .await;
+        h.provider
+            .deploy(host_function("echo", "cat"))
+            .await
+            .unwrap();
+        let routes = h.wait_ready("echo", 1).await;
+        let faas_provider::ReplicaAddress::Tcp(address) = routes[0].address else {
+            panic!("{mode:?} tcp={tcp}: {:?}", routes[0].address);
+        };
+        assert!(address.ip().is_loopback());
+        let endpoints = h.provider.endpoints("openfaas-fn", "echo").await.unwrap();
+        assert_eq!(endpoints.len(), 1);
+        assert_eq!(endpoints[0].address, address);
+        assert_eq!(
+            h.call(&routes[0].address, "tcp").await,
+            (200, "tcp".to_owned())
+        );
+        let replica_dir = h.data().join("run/openfaas-fn/echo/echo-1");
+        assert!(!replica_dir.join("listen").exists());
+        h.stop().await;
+    }
 }

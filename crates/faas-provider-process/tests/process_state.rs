@@ -119,7 +119,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         Err(ProviderError::NotFound(_))
     ));
     assert!(matches!(
-        p.endpoints("openfaas-fn", "../x").await,
+        p.routes("openfaas-fn", "../x").await,
         Err(ProviderError::Invalid(_))
     ));
 
@@ -368,7 +368,7 @@ async fn restart_recovery_after_kill_9() {
         .filter_map(|r| r.pid)
         .collect();
     assert!(fresh.iter().all(|p| !old.contains(p)));
-    let (status, body) = call(&client(), endpoints[0].address, "back").await;
+    let (status, body) = call(&client(), &endpoints[0].address, "back").await;
     assert_eq!((status, body.as_str()), (200, "back"));
     let status = provider.status("openfaas-fn", "survivor").await.unwrap();
     assert_eq!((status.replicas, status.available_replicas), (2, 2));

@@ -59,6 +59,15 @@ fn main() -> ExitCode {
         // Functions find their secrets through this variable; set before threads exist.
         std::env::set_var("secret_mount_path", &readable_at);
     }
+    // As root still: a Unix call socket (and its directory) stays root's, so the function's
+    // uid can neither connect to it nor put another socket in its place.
+    let socket = match faas_watchdog::server::CallSocket::bind(&config) {
+        Ok(socket) => socket,
+        Err(err) => {
+            eprintln!("fwatchdog: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Still before any thread: the limit and the uid are per thread until then, and the
     // function must never see root.
     if let Some(limit) = config.max_open_files {
@@ -92,7 +101,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let watchdog = Watchdog::bind(config).await?;
+        let watchdog = Watchdog::bind_with(config, socket).await?;
         watchdog.serve(shutdown_signal(die_with_parent)).await
     });
     faas_watchdog::log::flush();

@@ -99,7 +99,7 @@ impl Drop for CallListener {
 
 /// Binds a Unix socket at `path`, replacing a socket an earlier run left there (anything
 /// else at the path is an error), readable and writable by the watchdog's own user only.
-fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
+fn bind_unix(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)?,
@@ -112,9 +112,36 @@ fn bind_unix(path: &Path) -> std::io::Result<UnixListener> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err),
     }
-    let listener = UnixListener::bind(path)?;
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    listener.set_nonblocking(true)?;
     Ok(listener)
+}
+
+/// The call socket ([`Config::unix_socket`]) bound ahead of [`Watchdog::bind_with`], before
+/// the watchdog gives up root for the function's uid: the socket and the directory it is in
+/// can then stay root's, out of the function's reach.
+#[derive(Debug)]
+pub struct CallSocket {
+    listener: std::os::unix::net::UnixListener,
+    path: PathBuf,
+}
+
+impl CallSocket {
+    /// Binds `config.unix_socket`; `None` when the watchdog listens on TCP.
+    pub fn bind(config: &Config) -> Result<Option<CallSocket>, ServeError> {
+        let Some(path) = &config.unix_socket else {
+            return Ok(None);
+        };
+        let listener = bind_unix(path).map_err(|source| ServeError::BindUnix {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Some(CallSocket {
+            listener,
+            path: path.clone(),
+        }))
+    }
 }
 
 /// A bound, not yet serving watchdog: its addresses are known before it runs.
@@ -127,13 +154,26 @@ pub struct Watchdog {
 impl Watchdog {
     /// Binds the call port (or Unix socket) and, when configured, the metrics port.
     pub async fn bind(config: Config) -> Result<Watchdog, ServeError> {
-        let listener = match &config.unix_socket {
-            Some(path) => CallListener::Unix(
-                bind_unix(path).map_err(|source| ServeError::BindUnix {
+        let socket = CallSocket::bind(&config)?;
+        Watchdog::bind_with(config, socket).await
+    }
+
+    /// Like [`Watchdog::bind`], with the Unix socket already bound ([`CallSocket::bind`]).
+    pub async fn bind_with(
+        config: Config,
+        socket: Option<CallSocket>,
+    ) -> Result<Watchdog, ServeError> {
+        let socket = match socket {
+            Some(socket) => Some(socket),
+            None => CallSocket::bind(&config)?,
+        };
+        let listener = match socket {
+            Some(CallSocket { listener, path }) => CallListener::Unix(
+                UnixListener::from_std(listener).map_err(|source| ServeError::BindUnix {
                     path: path.clone(),
                     source,
                 })?,
-                path.clone(),
+                path,
             ),
             None => {
                 let address = SocketAddr::new(config.bind_address, config.port);

@@ -335,9 +335,13 @@ fn unix_socket_takes_the_place_of_the_port() {
     assert_eq!(mode & 0o777, 0o600);
     // Nothing listens on the port it was also given.
     assert!(std::net::TcpStream::connect(("127.0.0.1", watchdog.port)).is_err());
-    assert!(watchdog
-        .logs()
-        .contains(&format!("Listening on unix:{socket_text}")));
+    // Log lines reach stderr within the watchdog's flush delay.
+    let listening = format!("Listening on unix:{socket_text}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !watchdog.logs().contains(&listening) {
+        assert!(Instant::now() < deadline, "{}", watchdog.logs());
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // Gone with the watchdog.
     watchdog.terminate();
     assert_eq!(watchdog.wait_exit(Duration::from_secs(10)), Some(0));

@@ -169,6 +169,10 @@ pub struct Args {
     /// The bubblewrap binary (default: bwrap in /usr/bin, /bin or PATH).
     #[arg(long, env = "FAASD_SANDBOX_BWRAP")]
     pub sandbox_bwrap: Option<PathBuf>,
+    /// Sandboxed replicas listen on a loopback TCP port instead of a Unix socket in their run
+    /// directory (false by default; without the sandbox they always listen on TCP).
+    #[arg(long, env = "FAASD_SANDBOX_TCP")]
+    pub sandbox_tcp: Option<bool>,
 }
 
 /// The same settings as a TOML file.
@@ -219,6 +223,7 @@ pub struct FileConfig {
     pub sandbox_max_pids: Option<u64>,
     pub sandbox_max_open_files: Option<u64>,
     pub sandbox_bwrap: Option<PathBuf>,
+    pub sandbox_tcp: Option<bool>,
 }
 
 /// Everything faasd needs, resolved.
@@ -568,6 +573,7 @@ impl Config {
                 args.sandbox_max_pids.or(file.sandbox_max_pids),
                 args.sandbox_max_open_files.or(file.sandbox_max_open_files),
                 args.sandbox_bwrap.or(file.sandbox_bwrap),
+                args.sandbox_tcp.or(file.sandbox_tcp).unwrap_or(false),
             )?,
         })
     }
@@ -580,9 +586,11 @@ fn sandbox_config(
     max_pids: Option<u64>,
     max_open_files: Option<u64>,
     bwrap: Option<PathBuf>,
+    tcp: bool,
 ) -> Result<SandboxConfig, ConfigError> {
     let mut config = SandboxConfig {
         bwrap,
+        tcp,
         ..SandboxConfig::default()
     };
     if let Some(mode) = mode {
@@ -725,8 +733,11 @@ mod tests {
             "64",
             "--sandbox-max-open-files",
             "256",
+            "--sandbox-tcp",
+            "true",
         ]))
         .unwrap();
+        assert!(config.sandbox.tcp);
         assert_eq!(
             config.sandbox.mode,
             faas_provider_process::SandboxMode::Required

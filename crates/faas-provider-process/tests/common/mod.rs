@@ -5,13 +5,12 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use faas_provider::{Provider, ReplicaEndpoint};
+use faas_provider::{Provider, ReplicaAddress, ReplicaRoute};
 use faas_provider_process::{ProcessConfig, ProcessProvider, SandboxConfig};
 use faas_types::FunctionDeployment;
 use tempfile::TempDir;
@@ -97,26 +96,26 @@ impl Harness {
     }
 
     /// Waits until the function has exactly `n` ready replicas.
-    pub async fn wait_ready(&self, name: &str, n: usize) -> Vec<ReplicaEndpoint> {
+    pub async fn wait_ready(&self, name: &str, n: usize) -> Vec<ReplicaRoute> {
         wait_ready(&self.provider, "openfaas-fn", name, n).await
     }
 
-    pub async fn call(&self, address: SocketAddr, body: &str) -> (u16, String) {
+    pub async fn call(&self, address: &ReplicaAddress, body: &str) -> (u16, String) {
         call(&self.client, address, body).await
     }
 
     /// Calls the function's first ready replica.
     pub async fn call_function(&self, name: &str, body: &str) -> (u16, String) {
         let endpoints = self.wait_ready_at_least(name, 1).await;
-        self.call(endpoints[0].address, body).await
+        self.call(&endpoints[0].address, body).await
     }
 
-    pub async fn wait_ready_at_least(&self, name: &str, n: usize) -> Vec<ReplicaEndpoint> {
+    pub async fn wait_ready_at_least(&self, name: &str, n: usize) -> Vec<ReplicaRoute> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let endpoints = self
                 .provider
-                .endpoints("openfaas-fn", name)
+                .routes("openfaas-fn", name)
                 .await
                 .expect("endpoints");
             if endpoints.len() >= n {
@@ -163,13 +162,10 @@ pub async fn wait_ready(
     namespace: &str,
     name: &str,
     n: usize,
-) -> Vec<ReplicaEndpoint> {
+) -> Vec<ReplicaRoute> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let endpoints = provider
-            .endpoints(namespace, name)
-            .await
-            .expect("endpoints");
+        let endpoints = provider.routes(namespace, name).await.expect("endpoints");
         if endpoints.len() == n {
             return endpoints;
         }
@@ -184,15 +180,73 @@ pub async fn wait_ready(
     }
 }
 
-pub async fn call(client: &reqwest::Client, address: SocketAddr, body: &str) -> (u16, String) {
-    let response = client
-        .post(format!("http://{address}/"))
-        .body(body.to_owned())
-        .send()
+/// POSTs `body` to a replica over TCP or its Unix socket: the status and the answer.
+pub async fn call(client: &reqwest::Client, address: &ReplicaAddress, body: &str) -> (u16, String) {
+    try_call_with(client, address, body)
         .await
-        .unwrap_or_else(|e| panic!("call {address}: {e}"));
-    let status = response.status().as_u16();
-    (status, response.text().await.unwrap_or_default())
+        .unwrap_or_else(|e| panic!("call {address}: {e}"))
+}
+
+/// POSTs an empty body; a failed connection or exchange is an `Err`.
+pub async fn try_call(
+    client: &reqwest::Client,
+    address: &ReplicaAddress,
+) -> Result<(u16, String), String> {
+    try_call_with(client, address, "").await
+}
+
+pub async fn try_call_with(
+    client: &reqwest::Client,
+    address: &ReplicaAddress,
+    body: &str,
+) -> Result<(u16, String), String> {
+    match address {
+        ReplicaAddress::Tcp(address) => {
+            let response = client
+                .post(format!("http://{address}/"))
+                .body(body.to_owned())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            Ok((status, response.text().await.unwrap_or_default()))
+        }
+        ReplicaAddress::Unix(path) => call_unix(path, body).await,
+    }
+}
+
+/// One HTTP/1.1 POST over the Unix socket at `path`.
+pub async fn call_unix(path: &Path, body: &str) -> Result<(u16, String), String> {
+    use http_body_util::{BodyExt, Full};
+    let stream = faas_provider::address::connect_unix(path)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = hyper::Request::post("/")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .map_err(|e| e.to_string())?;
+    let call = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .map_err(|_| "no answer within 10s".to_owned())?
 }
 
 /// A deployment of `image` with `envProcess`.
