@@ -123,12 +123,103 @@ impl Arena {
             .find_map(|var| Some(var.strip_prefix(name)?.strip_prefix('=')?.to_owned()))
     }
 
+    /// The host path of the Unix socket a function's (first) watchdog listens on: its
+    /// replica's `listen/watchdog.sock`, which only faasd reaches.
+    fn watchdog_socket(&self, function: &str) -> PathBuf {
+        let marker = self
+            .watchdog_var(function, "RUSTFAAS_REPLICA")
+            .expect("the replica marker");
+        let instance = marker.rsplit('/').next().unwrap().to_owned();
+        Path::new(&self.data())
+            .join("run/openfaas-fn")
+            .join(function)
+            .join(instance)
+            .join("listen/watchdog.sock")
+    }
+
     /// The loopback port a function's watchdog listens on (`--sandbox-tcp true`).
     fn watchdog_port(&self, function: &str) -> u16 {
         self.watchdog_var(function, "port")
             .and_then(|port| port.parse().ok())
             .expect("port in the watchdog's environment")
     }
+}
+
+/// `GET /_/health` over the Unix socket at `path`, as faasd's gateway connects: the status.
+async fn health_over(path: &Path) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = faas_provider::address::connect_unix(path).await.ok()?;
+    stream
+        .write_all(b"GET /_/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
+    String::from_utf8_lossy(&answer)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Socket inodes `pid` holds open.
+fn socket_inodes(pid: u32) -> Vec<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|fds| {
+            fds.flatten()
+                .filter_map(|fd| {
+                    let link = std::fs::read_link(fd.path()).ok()?;
+                    let link = link.to_str()?;
+                    link.strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The TCP ports on which `pid` or a process below it listens (host network namespace).
+fn tcp_ports_listened_on_below(pid: u32) -> Vec<u16> {
+    let inodes: Vec<u64> = descendants(pid)
+        .into_iter()
+        .flat_map(socket_inodes)
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, st (0A = LISTEN), inode
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state != "0A" || !inodes.contains(&inode.parse().unwrap_or(0)) {
+                continue;
+            }
+            if let Some(port) = local
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+            {
+                ports.push(port);
+            }
+        }
+    }
+    ports
+}
+
+/// The inode at `path` (a socket's, on the host).
+fn inode_of(path: &Path) -> u64 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .ino()
 }
 
 fn find_files(dir: &Path, name: &str) -> Vec<PathBuf> {
@@ -422,6 +513,196 @@ EOF
         );
     }
     assert_eq!(arena.victim("echo alive").await, (200, "alive\n".into()));
+}
+
+/// A python script that binds `/tmp/control.sock` of its own, then connects to each of
+/// `targets` (Unix sockets) and to the control, saying `connected` or `refused` for each (the
+/// control shows the same code connecting where it may); then lists its socket directory and
+/// every socket in its view outside the host's (read-only) system directories.
+fn connect_script(targets: &[String]) -> String {
+    format!(
+        r#"python3 - <<'EOF'
+import os, socket, stat
+control = socket.socket(socket.AF_UNIX)
+control.bind('/tmp/control.sock'); control.listen()
+for target in {targets:?} + ['/tmp/control.sock']:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(target); print('connected', target)
+    except OSError as e:
+        print('refused', target, e.errno)
+try:
+    print('listed', os.listdir('/run/rustfaas/listen'))
+except OSError as e:
+    print('unlisted', e.errno)
+# Every place but the host's read-only system directories (too large to walk in a call).
+system = ('proc', 'sys', 'dev', 'usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'etc', 'opt')
+for root, dirs, files in os.walk('/'):
+    if root == '/':
+        dirs[:] = [d for d in dirs if d not in system]
+    for name in files + dirs:
+        path = os.path.join(root, name)
+        try:
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                print('socket in view', path)
+        except OSError:
+            pass
+print('done')
+EOF
+"#
+    )
+}
+
+#[tokio::test]
+async fn no_function_can_connect_to_a_replicas_endpoint() {
+    let arena = Arena::start().await;
+    let victim = arena.watchdog_socket("victim");
+    let own = arena.watchdog_socket("attacker");
+    // faasd's side: the sockets are there and answer (what the gateway uses).
+    for socket in [&victim, &own] {
+        assert_eq!(health_over(socket).await, Some(200), "{}", socket.display());
+    }
+    // No TCP endpoint either: nothing in the victim's sandbox listens on a port (faasd, the
+    // control, does).
+    assert!(arena.watchdog_var("victim", "port").is_none());
+    let victim_pid = arena.watchdog_pid("victim");
+    assert_eq!(tcp_ports_listened_on_below(victim_pid), Vec::<u16>::new());
+    assert!(tcp_ports_listened_on_below(arena.faasd.pid()).contains(&arena.faasd.port));
+
+    let out = arena
+        .attack(&connect_script(&[
+            victim.display().to_string(),
+            own.display().to_string(),
+            "/run/rustfaas/listen/watchdog.sock".into(),
+            format!("/proc/{victim_pid}/root/run/rustfaas/listen/watchdog.sock"),
+            "/proc/1/root/run/rustfaas/listen/watchdog.sock".into(),
+        ]))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    let connected: Vec<&str> = out.lines().filter(|l| l.starts_with("connected")).collect();
+    assert_eq!(connected, ["connected /tmp/control.sock"], "{out}");
+    // Its own socket's directory is closed to it (EACCES); no other socket is in its view.
+    assert!(out.contains("unlisted 13"), "{out}");
+    let in_view: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("socket in view"))
+        .collect();
+    assert_eq!(in_view, ["socket in view /tmp/control.sock"], "{out}");
+    assert_eq!(arena.victim("echo alive").await, (200, "alive\n".into()));
+}
+
+#[tokio::test]
+async fn no_function_can_replace_or_squat_a_replicas_socket() {
+    let arena = Arena::start().await;
+    let victim = arena.watchdog_socket("victim");
+    let own = arena.watchdog_socket("attacker");
+    let before = (inode_of(&victim), inode_of(&own));
+    let targets = [
+        "/run/rustfaas/listen/watchdog.sock".to_owned(),
+        "/run/rustfaas/listen/other.sock".to_owned(),
+        own.display().to_string(),
+        victim.display().to_string(),
+    ];
+    let script = format!(
+        r#"python3 - <<'EOF'
+import os, socket
+keep = []
+def bind(path):
+    try:
+        s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(); keep.append(s)
+        print('bound', path)
+    except OSError as e:
+        print('refused', path, e.errno)
+for path in {targets:?}:
+    try:
+        os.unlink(path); print('removed', path)
+    except OSError as e:
+        print('kept', path, e.errno)
+    bind(path)
+bind('/tmp/control.sock')
+for (what, step) in (('renamed', os.rename), ('linked', os.symlink)):
+    try:
+        step('/tmp/control.sock', '/run/rustfaas/listen/watchdog.sock'); print(what)
+    except OSError as e:
+        print('not', what, e.errno)
+print('done')
+EOF
+unshare -Urm sh -c 'mount -t tmpfs none /run/rustfaas/listen && echo mounted over its own view' 2>&1
+"#
+    );
+    let out = arena.attack(&script).await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    // The same code binds where it may (the control) ...
+    assert!(out.contains("bound /tmp/control.sock"), "{out}");
+    // ... and nowhere a replica's socket is or could be.
+    for target in &targets {
+        assert!(!out.contains(&format!("removed {target}")), "{out}");
+        assert!(!out.contains(&format!("bound {target}")), "{out}");
+    }
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        !lines.contains(&"renamed") && !lines.contains(&"linked"),
+        "{out}"
+    );
+    // faasd still talks to the same sockets, held by the watchdogs: calls reach the real
+    // functions (a squatter would answer something else, or nothing).
+    assert_eq!((inode_of(&victim), inode_of(&own)), before);
+    for socket in [&victim, &own] {
+        assert_eq!(health_over(socket).await, Some(200), "{}", socket.display());
+    }
+    assert_eq!(arena.attack("echo real").await, "real\n");
+    assert_eq!(arena.victim("echo alive").await, (200, "alive\n".into()));
+}
+
+#[tokio::test]
+async fn an_http_functions_upstream_port_cannot_be_squatted() {
+    let arena = Arena::start().await;
+    arena
+        .faasd
+        .deploy_accepted(json!({
+            "service": "web",
+            "image": "functions/alpine:latest",
+            "envProcess": "sh -c 'cd /tmp && echo web-page > index.html && exec python3 -m http.server --bind 127.0.0.1 $PORT'",
+            "envVars": {"mode": "http"},
+        }))
+        .await;
+    arena.faasd.wait_replicas("web", 1).await;
+    let upstream: u16 = arena
+        .watchdog_var("web", "PORT")
+        .and_then(|port| port.parse().ok())
+        .expect("the upstream port");
+    // The web function's own server holds it, inside its sandbox.
+    assert!(tcp_ports_listened_on_below(arena.watchdog_pid("web")).contains(&upstream));
+    let script = format!(
+        r#"python3 - <<'EOF'
+import socket
+for port in ({upstream}, 0):
+    for reuse in (False, True):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            s.bind(('127.0.0.1', port)); s.listen(); print('bound', port)
+        except OSError as e:
+            print('refused', port, e.errno)
+print('done')
+EOF
+"#
+    );
+    let out = arena.attack(&script).await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert!(out.contains("bound 0"), "{out}");
+    assert!(!out.contains(&format!("bound {upstream}")), "{out}");
+    let page = arena
+        .faasd
+        .client
+        .get(arena.faasd.url("/function/web/index.html"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.text().await.unwrap(), "web-page\n");
 }
 
 /// The cgroup directory (memory hierarchy) a process is in, on the host.
@@ -764,6 +1045,8 @@ async fn as_an_ordinary_user_the_attacks_still_fail() {
     let data = arena.data();
     let faasd_pid = arena.faasd.pid();
     let victim = arena.watchdog_pid("victim");
+    let victim_socket = arena.watchdog_socket("victim");
+    assert_eq!(health_over(&victim_socket).await, Some(200));
     let out = arena
         .attack(&format!(
             "cat {data}/secrets/basic-auth-password; \
@@ -773,7 +1056,9 @@ async fn as_an_ordinary_user_the_attacks_still_fail() {
              cat /proc/{victim}/root/var/openfaas/secrets/victim-key; \
              cat /proc/{victim}/environ; \
              for p in /proc/[0-9]*; do cat $p/environ $p/root/var/openfaas/secrets/victim-key; done; \
-             kill -9 {faasd_pid} {victim}; echo done"
+             python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect('{victim_socket}'); print('connected to the victim')\"; \
+             kill -9 {faasd_pid} {victim}; echo done",
+            victim_socket = victim_socket.display(),
         ))
         .await;
     assert!(out.contains("done"), "the attack did not run: {out}");
@@ -783,6 +1068,7 @@ async fn as_an_ordinary_user_the_attacks_still_fail() {
     );
     assert!(!out.contains(SECRET_VALUE), "victim's secret read: {out}");
     assert!(!out.contains(ENV_VALUE), "victim's environment read: {out}");
+    assert!(!out.contains("connected to the victim"), "{out}");
     assert_eq!(common::raw_status(arena.faasd.port, "/healthz"), Some(200));
     assert!(
         Path::new(&format!("/proc/{victim}")).exists(),
