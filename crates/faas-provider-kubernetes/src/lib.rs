@@ -51,6 +51,9 @@ pub struct KubernetesConfig {
     /// Operator mode: run the Function controller, and write Function objects on deploy,
     /// update and delete.
     pub operator: bool,
+    /// With several server replicas: the controller runs only while this says `true` (this
+    /// replica holds the Lease, [`lease::Leadership::subscribe`]); `None` runs it always.
+    pub operator_leader: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for KubernetesConfig {
@@ -59,6 +62,7 @@ impl Default for KubernetesConfig {
             objects: ObjectSettings::default(),
             sync_wait: Duration::from_secs(10),
             operator: false,
+            operator_leader: None,
         }
     }
 }
@@ -88,7 +92,12 @@ impl KubernetesProvider {
         let cache = Arc::new(EndpointCache::default());
         let mut watches = cache.start(client.clone());
         if config.operator {
-            watches.push(start_operator(client.clone(), config.objects.clone()));
+            watches.push(match config.operator_leader.clone() {
+                None => start_operator(client.clone(), config.objects.clone()),
+                Some(leader) => {
+                    operator::start_while_leading(client.clone(), config.objects.clone(), leader)
+                }
+            });
         }
         Arc::new(KubernetesProvider {
             client,

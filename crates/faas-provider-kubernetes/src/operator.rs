@@ -57,6 +57,45 @@ pub fn start_operator(client: Client, settings: ObjectSettings) -> JoinHandle<()
     })
 }
 
+/// Runs the controller while `leader` says this replica holds the Lease, and stops it when
+/// the Lease is lost, so that of several server replicas one reconciles at a time. Runs until
+/// the handle is aborted (which stops the controller too) or the election ends.
+pub fn start_while_leading(
+    client: Client,
+    settings: ObjectSettings,
+    mut leader: tokio::sync::watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    /// Aborts the running controller when the gate's task ends or is aborted.
+    struct Running(Option<JoinHandle<()>>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            if let Some(task) = self.0.take() {
+                task.abort();
+            }
+        }
+    }
+    tokio::spawn(async move {
+        let mut running = Running(None);
+        loop {
+            let holds = *leader.borrow_and_update();
+            match (holds, running.0.is_some()) {
+                (true, false) => {
+                    tracing::info!("function operator: running (this replica holds the Lease)");
+                    running.0 = Some(start_operator(client.clone(), settings.clone()));
+                }
+                (false, true) => {
+                    tracing::info!("function operator: stopped (the Lease was lost)");
+                    running = Running(None);
+                }
+                _ => {}
+            }
+            if leader.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
 fn error_policy(_: Arc<Function>, err: &ProviderError, _: Arc<Context>) -> Action {
     tracing::warn!("function operator: {err}; trying again in 5s");
     Action::requeue(Duration::from_secs(5))

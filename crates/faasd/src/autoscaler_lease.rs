@@ -1,6 +1,7 @@
 //! Where the autoscaler runs: in this process always, or (with `--provider kubernetes` and
 //! `--autoscaler-lease`) only while this replica holds the Lease, so that of several server
-//! replicas exactly one scales functions.
+//! replicas exactly one scales functions. The same election gates the `Function` operator
+//! (`--operator`), so one replica reconciles at a time.
 //!
 //! The load it scales on is that of every replica together when there are several (a Lease,
 //! or a peer list): from Prometheus when `--prometheus-url` is set, otherwise from the peers'
@@ -9,9 +10,7 @@
 
 use std::sync::Arc;
 
-use faas_gateway::autoscaler::cluster::{
-    BoxFuture, FixedPeers, PeerCounters, PeerList, PrometheusCounters,
-};
+use faas_gateway::autoscaler::cluster::{FixedPeers, PeerCounters, PeerList, PrometheusCounters};
 use faas_gateway::{AutoscalerTask, BasicCredentials, Gateway, LoadSource};
 
 use crate::config::{AutoscalerPeers, Config};
@@ -75,7 +74,10 @@ struct ServiceList {
 
 #[cfg(feature = "kubernetes")]
 impl PeerList for ServiceList {
-    fn peers(&self) -> BoxFuture<'_, Result<Vec<std::net::SocketAddr>, String>> {
+    fn peers(
+        &self,
+    ) -> faas_gateway::autoscaler::cluster::BoxFuture<'_, Result<Vec<std::net::SocketAddr>, String>>
+    {
         Box::pin(async move {
             let peers = self
                 .peers
@@ -90,6 +92,39 @@ impl PeerList for ServiceList {
             peers.addresses().await
         })
     }
+}
+
+/// This replica's Lease election (`--autoscaler-lease`), shared by the autoscaler and the
+/// operator.
+#[cfg(feature = "kubernetes")]
+pub type Election = faas_provider_kubernetes::lease::Leadership;
+/// No election without the kubernetes provider.
+#[cfg(not(feature = "kubernetes"))]
+pub enum Election {}
+
+/// Joins the Lease election when `--autoscaler-lease` names one (kubernetes provider only).
+pub async fn election(config: &Config) -> anyhow::Result<Option<Election>> {
+    #[cfg(feature = "kubernetes")]
+    if let crate::config::ProviderChoice::Kubernetes {
+        autoscaler_lease: Some((namespace, name)),
+        ..
+    } = &config.provider
+    {
+        use faas_provider_kubernetes::lease::{Leadership, LeaseConfig};
+        let lease = LeaseConfig {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            identity: LeaseConfig::identity_for_this_host(),
+            duration: std::time::Duration::from_secs(15),
+        };
+        let leadership = Leadership::connect(lease)
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot join the Lease {namespace}/{name}: {err}"))?;
+        return Ok(Some(leadership));
+    }
+    #[cfg(not(feature = "kubernetes"))]
+    let _ = config;
+    Ok(None)
 }
 
 fn spawn(gateway: &Gateway, source: &Option<Arc<dyn LoadSource>>) -> AutoscalerTask {
@@ -116,27 +151,23 @@ impl Drop for RunningAutoscaler {
     }
 }
 
-/// Starts the autoscaler as configured, over `source`'s load of the other replicas.
+/// Starts the autoscaler as configured, over `source`'s load of the other replicas: always,
+/// or while `election` says this replica holds the Lease.
 pub fn start(
-    config: &Config,
     gateway: &Gateway,
     source: Option<Arc<dyn LoadSource>>,
+    election: Option<&Election>,
 ) -> anyhow::Result<RunningAutoscaler> {
     #[cfg(feature = "kubernetes")]
-    if let crate::config::ProviderChoice::Kubernetes {
-        autoscaler_lease: Some((namespace, name)),
-        ..
-    } = &config.provider
-    {
+    if let Some(election) = election {
         return Ok(RunningAutoscaler::Leased(leased(
             gateway.clone(),
             source,
-            namespace.clone(),
-            name.clone(),
+            election.subscribe(),
         )));
     }
     #[cfg(not(feature = "kubernetes"))]
-    let _ = config;
+    let _ = election;
     Ok(RunningAutoscaler::Always {
         _task: spawn(gateway, &source),
     })
@@ -146,25 +177,9 @@ pub fn start(
 fn leased(
     gateway: Gateway,
     source: Option<Arc<dyn LoadSource>>,
-    namespace: String,
-    name: String,
+    mut leader: tokio::sync::watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    use faas_provider_kubernetes::lease::{Leadership, LeaseConfig};
     tokio::spawn(async move {
-        let config = LeaseConfig {
-            namespace,
-            name,
-            identity: LeaseConfig::identity_for_this_host(),
-            duration: std::time::Duration::from_secs(15),
-        };
-        let leadership = match Leadership::connect(config).await {
-            Ok(leadership) => leadership,
-            Err(err) => {
-                tracing::error!("autoscaler lease: {err}; this replica will not autoscale");
-                return;
-            }
-        };
-        let mut leader = leadership.subscribe();
         let mut running = None;
         loop {
             let holds = *leader.borrow_and_update();

@@ -68,7 +68,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     data_dir::prepare(&config.data_dir)?;
     let credentials = data_dir::credentials(&config.data_dir)?;
 
-    let provider = open_provider(&config).await?;
+    let election = autoscaler_lease::election(&config).await?;
+    let provider = open_provider(&config, election.as_ref()).await?;
 
     let gateway = Gateway::new(
         provider.clone(),
@@ -110,7 +111,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 password: credentials.password.clone(),
             });
             let source = autoscaler_lease::load_source(&config, &gateway, auth)?;
-            autoscaler_lease::start(&config, &gateway, source)
+            autoscaler_lease::start(&gateway, source, election.as_ref())
         })
         .transpose()?;
     let _history = gateway.start_history();
@@ -213,7 +214,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// The backend that runs replicas, as configured.
-async fn open_provider(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
+async fn open_provider(
+    config: &Config,
+    election: Option<&autoscaler_lease::Election>,
+) -> anyhow::Result<Arc<dyn Provider>> {
+    #[cfg(not(feature = "kubernetes"))]
+    let _ = election;
     Ok(match &config.provider {
         ProviderChoice::Process => ProcessProvider::open(ProcessConfig {
             data_dir: config.data_dir.clone(),
@@ -231,6 +237,8 @@ async fn open_provider(config: &Config) -> anyhow::Result<Arc<dyn Provider>> {
             faas_provider_kubernetes::KubernetesProvider::connect(
                 faas_provider_kubernetes::KubernetesConfig {
                     operator: *operator,
+                    // Of several replicas, the one holding the Lease runs the controller.
+                    operator_leader: election.map(|e| e.subscribe()),
                     ..faas_provider_kubernetes::KubernetesConfig::default()
                 },
             )

@@ -271,3 +271,98 @@ async fn the_leader_scales_on_the_calls_of_the_other_replica() {
     drop(other);
     drop(leader);
 }
+
+/// Applies a `Function` as `kubectl apply` of `faas-cli generate`'s output would.
+async fn apply_function(fake: &FakeApiServer, name: &str) {
+    let function = json!({
+        "apiVersion": "openfaas.com/v1", "kind": "Function",
+        "metadata": {"name": name, "namespace": "openfaas-fn"},
+        "spec": {"name": name, "image": "ghcr.io/me/hello:0.1",
+                 "environment": {"fprocess": "cat"}},
+    });
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/apis/openfaas.com/v1/namespaces/openfaas-fn/functions",
+            fake.url()
+        ))
+        .json(&function)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+/// Waits up to `limit` for the Deployment the operator makes of Function `name`.
+async fn reconciled(fake: &FakeApiServer, name: &str, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if fake.get("deployments", "openfaas-fn", name).is_some() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Two server replicas with `--operator` and one Lease: only the holder runs the Function
+/// controller; when it dies, the other takes the Lease over and reconciles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_replicas_only_the_lease_holder_runs_the_operator() {
+    let pod = pod().await;
+    let fake = FakeApiServer::start(ClusterSettings {
+        pod_address: pod.address,
+        ready_delay: Duration::ZERO,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = kubeconfig(dir.path(), &fake);
+    let env = [
+        ("FAASD_PROVIDER", "kubernetes"),
+        ("FAASD_OPERATOR", "true"),
+        ("FAASD_AUTOSCALER_LEASE", "default/rustfaas-autoscaler"),
+        ("KUBECONFIG", kubeconfig.as_str()),
+    ];
+    const RUNNING: &str = "function operator: running";
+    let mut replicas: Vec<Faasd> = ["first", "second"]
+        .iter()
+        .map(|name| tokio::task::block_in_place(|| Faasd::start_on(&dir.path().join(name), &env)))
+        .collect();
+    // The Lease's first holder reconciles an applied Function.
+    apply_function(&fake, "before").await;
+    assert!(
+        reconciled(&fake, "before", Duration::from_secs(10)).await,
+        "not reconciled; first says:\n{}\nsecond says:\n{}",
+        replicas[0].logs(),
+        replicas[1].logs()
+    );
+    let holder = fake
+        .get("leases", "default", "rustfaas-autoscaler")
+        .unwrap()["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let running: Vec<bool> = replicas
+        .iter()
+        .map(|f| f.logs().contains(RUNNING))
+        .collect();
+    assert_eq!(
+        running.iter().filter(|r| **r).count(),
+        1,
+        "exactly one replica runs the operator (Lease held by {holder}); first:\n{}\nsecond:\n{}",
+        replicas[0].logs(),
+        replicas[1].logs()
+    );
+    // The holder dies without stepping down: the other takes the Lease once it expires (15 s)
+    // and reconciles what is applied after.
+    let mut leader = replicas.remove(if running[0] { 0 } else { 1 });
+    let follower = replicas.remove(0);
+    leader.kill9();
+    apply_function(&fake, "after").await;
+    assert!(
+        reconciled(&fake, "after", Duration::from_secs(40)).await,
+        "the other replica did not take over; it says:\n{}",
+        follower.logs()
+    );
+    assert!(follower.logs().contains(RUNNING), "{}", follower.logs());
+}
