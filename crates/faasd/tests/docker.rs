@@ -1,7 +1,8 @@
 //! `faasd --provider docker` against the project's real Docker Engine (`scripts/docker.sh`):
 //! the seed's wordcount as a container image through the gateway, scale from zero, `kill -9`
-//! of faasd and restart (containers adopted by their labels, none left after a delete), and
-//! an engine that is down (503 with the reason). Built with `--features docker`.
+//! of faasd and restart (containers adopted by their labels, none left after a delete), updates
+//! of the image and the environment under a stream of calls (none fails), `usage` in the API,
+//! and an engine that is down (503 with the reason). Built with `--features docker`.
 
 #![cfg(feature = "docker")]
 
@@ -187,4 +188,156 @@ async fn an_uploaded_package_is_built_into_an_image_by_the_server() {
     assert!(text.contains("Dockerfile"), "{text}");
     drop(faasd); // stops its containers
     docker(&["rmi", "server-built:1"]);
+}
+
+/// An image of the base image with `ENV version=<version>`, made with `docker commit`.
+fn versioned_image(name: &str, version: &str) -> String {
+    let image = format!("{name}:{version}");
+    let container = docker(&["create", BUSYBOX_IMAGE]);
+    let container = container.trim();
+    docker(&[
+        "commit",
+        "--change",
+        &format!("ENV version={version}"),
+        "--change",
+        "CMD [\"fwatchdog\"]",
+        container,
+        &image,
+    ]);
+    docker(&["rm", container]);
+    image
+}
+
+/// Answers of calls made one after another by `workers` callers through the gateway until
+/// `stop` is set (or `limit` calls each): (status, body) in the order they came.
+fn call_stream(
+    faasd: &Faasd,
+    name: &str,
+    workers: usize,
+    limit: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    answers: std::sync::Arc<std::sync::Mutex<Vec<(u16, String)>>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..workers)
+        .map(|_| {
+            let url = faasd.url(&format!("/function/{name}"));
+            let (stop, answers) = (stop.clone(), answers.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder().no_proxy().build().unwrap();
+                for _ in 0..limit {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let answer = match client.post(&url).body("x").send().await {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            (status, response.text().await.unwrap_or_default())
+                        }
+                        Err(err) => (0, err.to_string()),
+                    };
+                    answers.lock().unwrap().push(answer);
+                }
+            })
+        })
+        .collect()
+}
+
+/// Waits until `want` answers came since answer `from`, all of them `body`.
+async fn wait_answers(
+    answers: &std::sync::Mutex<Vec<(u16, String)>>,
+    from: usize,
+    want: usize,
+    body: &str,
+) -> usize {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        {
+            let answers = answers.lock().unwrap();
+            let failed: Vec<_> = answers.iter().filter(|(s, _)| *s != 200).collect();
+            assert!(failed.is_empty(), "failed calls: {failed:?}");
+            // The last answer not `body`, after `from`.
+            let settled = answers[from.min(answers.len())..]
+                .iter()
+                .rposition(|(_, b)| b.trim() != body)
+                .map_or(from, |i| from + i + 1);
+            if answers.len() >= settled + want {
+                return answers.len();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {want} answers {body:?} in a row: last {:?}",
+                &answers[answers.len().saturating_sub(10)..]
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn updates_under_load_through_the_gateway_fail_no_call() {
+    let faasd = start_docker_faasd(None);
+    let one = versioned_image("rustfaas-test/roller", "one");
+    let two = versioned_image("rustfaas-test/roller", "two");
+    let deployment = |image: &str, greeting: &str| {
+        json!({
+            "service": "roller",
+            "image": image,
+            "envProcess": "sh -c 'echo $version $greeting'",
+            "envVars": {"greeting": greeting},
+            "labels": {"com.openfaas.scale.min": "2"},
+        })
+    };
+    faasd.deploy_accepted(deployment(&one, "a")).await;
+    faasd.wait_replicas("roller", 2).await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let answers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let callers = call_stream(&faasd, "roller", 4, 20_000, stop.clone(), answers.clone());
+    let mut seen = wait_answers(&answers, 0, 20, "one a").await;
+
+    // A new image and new environment, then only the environment.
+    for (image, greeting, body) in [(&two, "b", "two b"), (&two, "c", "two c")] {
+        let response = faasd
+            .api(reqwest::Method::PUT, "/system/functions")
+            .json(&deployment(image, greeting))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+        seen = wait_answers(&answers, seen, 40, body).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let answers = answers.lock().unwrap().clone();
+    let failed: Vec<_> = answers.iter().filter(|(s, _)| *s != 200).collect();
+    assert!(failed.is_empty(), "failed calls: {failed:?}");
+    let versions: std::collections::BTreeSet<&str> =
+        answers.iter().map(|(_, b)| b.trim()).collect();
+    assert!(
+        versions
+            .iter()
+            .all(|v| ["one a", "two b", "two c"].contains(v)),
+        "{versions:?}"
+    );
+    // Once the second version answered for good, the first never answers again.
+    let last_one = answers.iter().rposition(|(_, b)| b.trim() == "one a");
+    let first_three = answers.iter().position(|(_, b)| b.trim() == "two c");
+    assert!(last_one < first_three, "{last_one:?} {first_three:?}");
+    eprintln!("{} calls, none failed, answers {versions:?}", answers.len());
+
+    // The function's usage (from the engine's stats) reaches the API.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = faasd.status("roller").await.unwrap();
+        let memory = status["usage"]["totalMemoryBytes"].as_f64().unwrap_or(0.0);
+        if memory > 0.0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no usage: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(faasd); // stops its containers
+    docker(&["rmi", &one, &two]);
 }
