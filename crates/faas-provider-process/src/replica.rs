@@ -558,12 +558,7 @@ async fn wait_ready(
             };
             match squatted {
                 Some(port) => {
-                    procfs::sigkill_tree(replica.pid);
-                    if let Some(init) = replica.init {
-                        procfs::sigkill_tree(init);
-                    }
-                    let _ = replica.child.wait().await;
-                    kill_leftovers(&replica.marker).await;
+                    kill_replica(replica).await;
                     return Err(Outcome::Failed(format!(
                         "port {port} answers, but not from this replica (another process holds it)"
                     )));
@@ -583,7 +578,30 @@ async fn wait_ready(
     }
 }
 
-/// Running: probes now and then; leaves service after a few failures in a row.
+/// Kills a replica's whole sandbox at once and waits for it.
+async fn kill_replica(replica: &mut Started) {
+    procfs::sigkill_tree(replica.pid);
+    if let Some(init) = replica.init {
+        procfs::sigkill_tree(init);
+    }
+    let _ = replica.child.wait().await;
+    kill_leftovers(&replica.marker).await;
+}
+
+/// A running sandboxed replica's port (its TCP watchdog's, its http-mode upstream) that
+/// another process listens on now; checked every [`HEALTH_INTERVAL`], so a function that binds
+/// the port while the replica's own server restarts gets calls for a second at most.
+async fn recheck_ports(replica: &Started) -> Option<u16> {
+    let init = replica.init?;
+    if replica.owned_ports.is_empty() {
+        return None;
+    }
+    let ports = replica.owned_ports.clone();
+    blocking(move || taken_port(init, &ports)).await
+}
+
+/// Running: probes now and then; leaves service after a few failures in a row or when
+/// another process took one of its ports.
 async fn watch_running(
     slot: &Slot,
     log: &FunctionLog,
@@ -604,6 +622,13 @@ async fn watch_running(
                 return Outcome::Failed(format!("watchdog exited ({})", describe_exit(status)));
             }
             _ = tokio::time::sleep(HEALTH_INTERVAL) => {}
+        }
+        if let Some(port) = recheck_ports(replica).await {
+            notify(slot, false);
+            kill_replica(replica).await;
+            return Outcome::Failed(format!(
+                "port {port} was taken by another process; starting again on new ports"
+            ));
         }
         if health::probe(&replica.address, PROBE_TIMEOUT).await {
             if failures >= UNHEALTHY_AFTER {
@@ -713,18 +738,55 @@ fn join_cgroup(slot: &Slot, log: &FunctionLog, cgroup: Option<&ReplicaCgroup>, p
 
 /// The first of `ports` (the watchdog's on TCP, the function's upstream in http mode) whose
 /// listening socket is not held inside the replica's sandbox (below its init) but by a
-/// process that bound it first; `None` when all are the replica's own.
+/// process that bound it first, or on which nothing listens; `None` when all are the
+/// replica's own.
 fn squatted_port(init: i32, ports: &[u16]) -> Option<u16> {
     let inside = procfs::descendants(init);
-    // Every socket listening on the port (any address) must be the replica's.
-    let held = |port: u16| {
-        let inodes = procfs::listener_inodes(port);
-        !inodes.is_empty()
-            && inodes
-                .iter()
-                .all(|inode| inside.iter().any(|pid| procfs::holds_socket(*pid, *inode)))
-    };
-    ports.iter().copied().find(|port| !held(*port))
+    ports
+        .iter()
+        .copied()
+        .find(|port| port_holder(&inside, *port) != PortHolder::Own)
+}
+
+/// The first of `ports` on which a process outside the replica's sandbox listens: one that
+/// bound it while the replica's own listener was gone (an http-mode function's server
+/// restarting). Nothing listening is not taken: the watchdog is restarting its server.
+fn taken_port(init: i32, ports: &[u16]) -> Option<u16> {
+    // Most seconds every port is held by its own server: /proc is scanned only then.
+    if ports
+        .iter()
+        .all(|port| procfs::listener_inodes(*port).is_empty())
+    {
+        return None;
+    }
+    let inside = procfs::descendants(init);
+    ports
+        .iter()
+        .copied()
+        .find(|port| port_holder(&inside, *port) == PortHolder::Foreign)
+}
+
+/// Who holds the sockets listening on a port of a replica whose processes are `inside`.
+#[derive(Debug, PartialEq, Eq)]
+enum PortHolder {
+    Nobody,
+    /// Every listening socket is held by a process inside.
+    Own,
+    Foreign,
+}
+
+fn port_holder(inside: &[i32], port: u16) -> PortHolder {
+    let inodes = procfs::listener_inodes(port);
+    if inodes.is_empty() {
+        PortHolder::Nobody
+    } else if inodes
+        .iter()
+        .all(|inode| inside.iter().any(|pid| procfs::holds_socket(*pid, *inode)))
+    {
+        PortHolder::Own
+    } else {
+        PortHolder::Foreign
+    }
 }
 
 fn cgroup_failed(slot: &Slot, log: &FunctionLog, reason: String) {
@@ -999,5 +1061,35 @@ impl PortsGuard {
 impl Drop for PortsGuard {
     fn drop(&mut self) {
         self.runtime.ports.release(&self.ports);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_is_taken_only_by_a_listener_outside_the_replica() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let own = i32::try_from(std::process::id()).unwrap();
+        // A "replica" whose init is a child of ours: the listener is outside it.
+        let mut other = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let other_init = i32::try_from(other.id()).unwrap();
+        assert_eq!(taken_port(other_init, &[port]), Some(port));
+        assert_eq!(squatted_port(other_init, &[port]), Some(port));
+        // Held below the init (we are below our parent): the replica's own.
+        let parent = procfs::stat(own).unwrap().ppid;
+        assert_eq!(taken_port(parent, &[port]), None);
+        assert_eq!(squatted_port(parent, &[port]), None);
+        drop(listener);
+        // Nobody listening: not taken (a server restarting), but not ready either.
+        assert_eq!(taken_port(other_init, &[port]), None);
+        assert_eq!(squatted_port(other_init, &[port]), Some(port));
+        let _ = other.kill();
+        let _ = other.wait();
     }
 }

@@ -31,7 +31,8 @@
 //!   the sandbox at all. The network namespace stays the host's (functions reach the
 //!   network); an http-mode function's own server still listens on a loopback port, and a
 //!   replica is ready only once the socket listening there is held inside its sandbox
-//!   (`/proc/net/tcp` inode found among its processes' fds). With
+//!   (`/proc/net/tcp` inode found among its processes' fds), and is restarted on new ports
+//!   when a check (every second) finds another process listening there. With
 //!   [`SandboxConfig::tcp`] the watchdog listens on a loopback port instead, checked the
 //!   same way.
 

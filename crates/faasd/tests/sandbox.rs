@@ -705,6 +705,140 @@ EOF
     assert_eq!(page.text().await.unwrap(), "web-page\n");
 }
 
+/// An http-mode function's server: answers `real`, and exits after answering `/die` (its
+/// watchdog then starts it again after 100 ms).
+const DYING_SERVER: &str = r#"import http.server, os
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header('Content-Length', '4')
+        self.end_headers()
+        self.wfile.write(b'real')
+        self.wfile.flush()
+        if self.path == '/die':
+            os._exit(0)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), Handler).serve_forever()
+"#;
+
+#[tokio::test]
+async fn a_port_taken_while_an_upstream_restarts_is_cut_off() {
+    // The attacker's call runs for up to 20 s.
+    let arena = Arena::start_with(
+        &[],
+        json!({"envVars": {"write_timeout": "30s", "exec_timeout": "30s"}}),
+    )
+    .await;
+    let archive = package(
+        &[("server.py", DYING_SERVER, 0o644)],
+        json!({"mode": "http", "fprocess": "python3 server.py"}),
+    );
+    let uploaded = arena
+        .faasd
+        .api(Method::PUT, "/system/packages/dying:1")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert!(uploaded.status().is_success(), "{}", uploaded.status());
+    arena
+        .faasd
+        .deploy_accepted(json!({"service": "dying", "image": "dying:1"}))
+        .await;
+    arena.faasd.wait_replicas("dying", 1).await;
+    let upstream: u16 = arena
+        .watchdog_var("dying", "PORT")
+        .and_then(|port| port.parse().ok())
+        .expect("the upstream port");
+    let get = |path: &str| {
+        let request = arena
+            .faasd
+            .client
+            .get(arena.faasd.url(&format!("/function/dying{path}")));
+        async move {
+            match request.send().await {
+                Ok(response) => (
+                    response.status().as_u16(),
+                    response.text().await.unwrap_or_default(),
+                ),
+                Err(e) => (0, e.to_string()),
+            }
+        }
+    };
+    assert_eq!(get("/").await, (200, "real".into()));
+
+    // The attacker waits for the port to come free, then holds it for 8 s answering
+    // `squatter`.
+    let script = format!(
+        r#"python3 - <<'EOF'
+import socket, time
+end = time.time() + 5
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+while True:
+    try:
+        s.bind(('127.0.0.1', {upstream})); s.listen(); break
+    except OSError:
+        if time.time() > end:
+            print('never bound'); raise SystemExit
+        time.sleep(0.0005)
+print('squatted', flush=True)
+s.settimeout(0.2)
+until = time.time() + 8
+while time.time() < until:
+    try:
+        c, _ = s.accept()
+        c.recv(4096); c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nsquatter'); c.close()
+    except OSError:
+        pass
+print('released')
+EOF
+"#
+    );
+    let attacker = {
+        let client = arena.faasd.client.clone();
+        let url = arena.faasd.url("/function/attacker");
+        tokio::spawn(async move {
+            let response = client.post(url).body(script).send().await.unwrap();
+            response.text().await.unwrap_or_default()
+        })
+    };
+    // Give the attacker's loop time to start, then make the server restart.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(get("/die").await, (200, "real".into()));
+    // Within a few seconds the function answers again from a replica on new ports, while the
+    // attacker still holds the old one.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        let answer = get("/").await;
+        if answer == (200, "real".to_owned()) {
+            break;
+        }
+        seen.push(answer);
+        assert!(
+            Instant::now() < deadline,
+            "never answered by the real function again: {seen:?}\n{}",
+            arena.faasd.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // What the squatter answered meanwhile (calls the watchdog sent to the old port).
+    println!("until the real function answered again: {seen:?}");
+    assert!(
+        !attacker.is_finished(),
+        "the attacker let go first: {seen:?}"
+    );
+    assert_ne!(
+        arena.watchdog_var("dying", "PORT").as_deref(),
+        Some(upstream.to_string().as_str())
+    );
+    let out = attacker.await.unwrap();
+    // The control: the attack did take the port.
+    assert!(out.contains("squatted"), "{out}");
+}
+
 /// The cgroup directory (memory hierarchy) a process is in, on the host.
 fn memory_cgroup_of(pid: u32) -> PathBuf {
     let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
