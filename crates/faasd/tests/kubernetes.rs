@@ -44,16 +44,37 @@ fn kubeconfig(dir: &std::path::Path, fake: &FakeApiServer) -> String {
     path.display().to_string()
 }
 
+/// A fake API server whose pods are one local server, and a KUBECONFIG file naming it.
+struct Cluster {
+    fake: FakeApiServer,
+    dir: tempfile::TempDir,
+    kubeconfig: String,
+    _pod: Pod,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let pod = pod().await;
+        let fake = FakeApiServer::start(ClusterSettings {
+            pod_address: pod.address,
+            ready_delay: Duration::ZERO,
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = kubeconfig(dir.path(), &fake);
+        Cluster {
+            fake,
+            dir,
+            kubeconfig,
+            _pod: pod,
+        }
+    }
+}
+
 async fn deploy_call_delete(operator: bool) {
-    let pod = pod().await;
-    let fake = FakeApiServer::start(ClusterSettings {
-        pod_address: pod.address,
-        ready_delay: Duration::ZERO,
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig(dir.path(), &fake);
+    let cluster = Cluster::start().await;
+    let (fake, kubeconfig) = (&cluster.fake, cluster.kubeconfig.clone());
     let operator_flag = operator.to_string();
     let faasd = tokio::task::block_in_place(|| {
         Faasd::start_with(&[
@@ -111,15 +132,8 @@ async fn faasd_with_the_operator_writes_function_objects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faasd_with_an_autoscaler_lease_holds_it() {
-    let pod = pod().await;
-    let fake = FakeApiServer::start(ClusterSettings {
-        pod_address: pod.address,
-        ready_delay: Duration::ZERO,
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig(dir.path(), &fake);
+    let cluster = Cluster::start().await;
+    let (fake, kubeconfig) = (&cluster.fake, cluster.kubeconfig.clone());
     let faasd = tokio::task::block_in_place(|| {
         Faasd::start_with(&[
             ("FAASD_PROVIDER", "kubernetes"),
@@ -180,22 +194,16 @@ async fn endpoint_slice(fake: &FakeApiServer, name: &str, port: u16) {
 /// address the Service's EndpointSlices give.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_leader_scales_on_the_calls_of_the_other_replica() {
-    let pod = pod().await;
-    let fake = FakeApiServer::start(ClusterSettings {
-        pod_address: pod.address,
-        ready_delay: Duration::ZERO,
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig(dir.path(), &fake);
+    let cluster = Cluster::start().await;
+    let (fake, kubeconfig) = (&cluster.fake, cluster.kubeconfig.clone());
     let env = [
         ("FAASD_PROVIDER", "kubernetes"),
         ("FAASD_AUTOSCALER_LEASE", "default/rustfaas-autoscaler"),
         ("FAASD_AUTOSCALER_PEERS_SERVICE", "default/faasd"),
         ("KUBECONFIG", kubeconfig.as_str()),
     ];
-    let leader_data = shared_credentials(dir.path(), "leader", "shared-password-0123456789");
+    let leader_data =
+        shared_credentials(cluster.dir.path(), "leader", "shared-password-0123456789");
     let leader = tokio::task::block_in_place(|| Faasd::start_on(&leader_data, &env));
     // The first replica takes the Lease before the second one starts.
     let mut held = false;
@@ -210,10 +218,10 @@ async fn the_leader_scales_on_the_calls_of_the_other_replica() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(held, "no lease held; faasd says:\n{}", leader.logs());
-    let other_data = shared_credentials(dir.path(), "other", "shared-password-0123456789");
+    let other_data = shared_credentials(cluster.dir.path(), "other", "shared-password-0123456789");
     let other = tokio::task::block_in_place(|| Faasd::start_on(&other_data, &env));
-    endpoint_slice(&fake, "faasd-leader", leader.port).await;
-    endpoint_slice(&fake, "faasd-other", other.port).await;
+    endpoint_slice(fake, "faasd-leader", leader.port).await;
+    endpoint_slice(fake, "faasd-other", other.port).await;
 
     let deployed = leader
         .deploy(
@@ -308,15 +316,8 @@ async fn reconciled(fake: &FakeApiServer, name: &str, limit: Duration) -> bool {
 /// controller; when it dies, the other takes the Lease over and reconciles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_replicas_only_the_lease_holder_runs_the_operator() {
-    let pod = pod().await;
-    let fake = FakeApiServer::start(ClusterSettings {
-        pod_address: pod.address,
-        ready_delay: Duration::ZERO,
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kubeconfig(dir.path(), &fake);
+    let cluster = Cluster::start().await;
+    let (fake, kubeconfig) = (&cluster.fake, cluster.kubeconfig.clone());
     let env = [
         ("FAASD_PROVIDER", "kubernetes"),
         ("FAASD_OPERATOR", "true"),
@@ -326,12 +327,14 @@ async fn of_two_replicas_only_the_lease_holder_runs_the_operator() {
     const RUNNING: &str = "function operator: running";
     let mut replicas: Vec<Faasd> = ["first", "second"]
         .iter()
-        .map(|name| tokio::task::block_in_place(|| Faasd::start_on(&dir.path().join(name), &env)))
+        .map(|name| {
+            tokio::task::block_in_place(|| Faasd::start_on(&cluster.dir.path().join(name), &env))
+        })
         .collect();
     // The Lease's first holder reconciles an applied Function.
-    apply_function(&fake, "before").await;
+    apply_function(fake, "before").await;
     assert!(
-        reconciled(&fake, "before", Duration::from_secs(10)).await,
+        reconciled(fake, "before", Duration::from_secs(10)).await,
         "not reconciled; first says:\n{}\nsecond says:\n{}",
         replicas[0].logs(),
         replicas[1].logs()
@@ -358,9 +361,9 @@ async fn of_two_replicas_only_the_lease_holder_runs_the_operator() {
     let mut leader = replicas.remove(if running[0] { 0 } else { 1 });
     let follower = replicas.remove(0);
     leader.kill9();
-    apply_function(&fake, "after").await;
+    apply_function(fake, "after").await;
     assert!(
-        reconciled(&fake, "after", Duration::from_secs(40)).await,
+        reconciled(fake, "after", Duration::from_secs(40)).await,
         "the other replica did not take over; it says:\n{}",
         follower.logs()
     );
