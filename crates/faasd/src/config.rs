@@ -1,6 +1,8 @@
 //! faasd's configuration: flags, then environment variables, then an optional TOML file, then
 //! defaults, read once into [`Config`].
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -377,70 +379,215 @@ fn prometheus_url(value: Option<String>) -> Result<Option<String>, ConfigError> 
 }
 
 impl Config {
-    /// Resolves flags/env over the optional file over defaults.
-    pub fn resolve(args: Args) -> Result<Config, ConfigError> {
+    /// Resolves flags/env over the optional file over defaults; `env` is where the defaults
+    /// look for `HOME` (the data directory) and `PATH` (the fwatchdog binary).
+    pub fn resolve(args: Args, env: &dyn Environment) -> Result<Config, ConfigError> {
         let file = match &args.config {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
-        let provider = args
-            .provider
-            .or(file.provider)
-            .unwrap_or_else(|| "process".to_string());
-        let operator = args.operator.or(file.operator).unwrap_or(false);
-        let lease = args.autoscaler_lease.or(file.autoscaler_lease);
-        let provider = match provider.as_str() {
-            "process" | "docker" if operator || lease.is_some() => {
-                return Err(ConfigError::OperatorWithoutKubernetes)
-            }
-            "process" => ProviderChoice::Process,
-            "kubernetes" => ProviderChoice::Kubernetes {
-                operator,
-                autoscaler_lease: match lease {
-                    None => None,
-                    Some(text) => Some(namespaced(&text).ok_or(ConfigError::BadLease(text))?),
-                },
-            },
-            "docker" => {
-                let image_pull = args
-                    .image_pull
-                    .or(file.image_pull)
-                    .unwrap_or_else(|| "missing".to_owned());
-                if !matches!(image_pull.as_str(), "always" | "missing" | "never") {
-                    return Err(ConfigError::BadImagePull(image_pull));
-                }
-                ProviderChoice::Docker {
-                    host: args
-                        .docker_host
-                        .or(file.docker_host)
-                        .filter(|h| !h.is_empty()),
-                    image_pull,
-                }
-            }
-            _ => return Err(ConfigError::UnknownProvider(provider)),
-        };
-        let watchdog = match (args.watchdog.or(file.watchdog), &provider) {
+        let (limit_args, s) = overlay(args, file);
+        let provider = provider_choice(
+            s.provider,
+            s.operator.unwrap_or(false),
+            s.autoscaler_lease,
+            s.image_pull,
+            s.docker_host,
+        )?;
+        let watchdog = match (s.watchdog, &provider) {
             (Some(path), _) => path,
-            (None, ProviderChoice::Process) => find_watchdog().ok_or(ConfigError::NoWatchdog)?,
+            (None, ProviderChoice::Process) => find_watchdog(env).ok_or(ConfigError::NoWatchdog)?,
             // Containers bring their own watchdog.
             (None, _) => PathBuf::new(),
         };
-        let queue = match args.queue.or(file.queue).as_deref().unwrap_or("embedded") {
+        let queue = match s.queue.as_deref().unwrap_or("embedded") {
             "embedded" => QueueChoice::Embedded,
-            "nats" => QueueChoice::Nats(
-                args.nats_url
-                    .or(file.nats_url)
-                    .ok_or(ConfigError::NoNatsUrl)?,
-            ),
+            "nats" => QueueChoice::Nats(s.nats_url.ok_or(ConfigError::NoNatsUrl)?),
             other => return Err(ConfigError::UnknownQueue(other.to_string())),
         };
-        let autoscaler_peers = match (
-            args.autoscaler_peers
-                .or(file.autoscaler_peers)
-                .filter(|p| !p.trim().is_empty()),
-            args.autoscaler_peers_service
-                .or(file.autoscaler_peers_service)
-                .filter(|p| !p.trim().is_empty()),
+        let autoscaler_peers =
+            autoscaler_peers(s.autoscaler_peers, s.autoscaler_peers_service, &provider)?;
+        let secs = Duration::from_secs;
+        Ok(Config {
+            autoscaler_peers,
+            queue,
+            queue_worker: s.queue_worker.unwrap_or(true),
+            queue_max_inflight: s.queue_max_inflight.unwrap_or(4).max(1),
+            queue_retry_attempts: s.queue_retry_attempts.unwrap_or(10).max(1),
+            queue_retry_min_wait: duration(
+                "queue_retry_min_wait",
+                s.queue_retry_min_wait,
+                secs(10),
+            )?,
+            queue_retry_max_wait: duration(
+                "queue_retry_max_wait",
+                s.queue_retry_max_wait,
+                secs(120),
+            )?,
+            listen: s
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir: s.data_dir.unwrap_or_else(|| default_data_dir(env)),
+            auth: s.auth.unwrap_or(true),
+            provider,
+            watchdog,
+            upstream_timeout: duration("upstream_timeout", s.upstream_timeout, secs(60))?,
+            ready_wait: duration("ready_wait", s.ready_wait, secs(5))?,
+            max_replicas: s.max_replicas.unwrap_or(100),
+            shutdown_timeout: duration("shutdown_timeout", s.shutdown_timeout, secs(30))?,
+            metrics: s.metrics.unwrap_or(true),
+            history: s.history.unwrap_or(true),
+            prometheus_url: prometheus_url(s.prometheus_url)?,
+            cold_start_timeout: duration("cold_start_timeout", s.cold_start_timeout, secs(30))?,
+            autoscale_interval: duration("autoscale_interval", s.autoscale_interval, secs(1))?,
+            load_window: duration("load_window", s.load_window, secs(5))?,
+            scale_down_window: duration("scale_down_window", s.scale_down_window, secs(30))?,
+            idle_connection_timeout: duration(
+                "idle_connection_timeout",
+                s.idle_connection_timeout,
+                secs(90),
+            )?,
+            cron: s.cron.unwrap_or(true),
+            connector_rebuild_interval: duration(
+                "connector_rebuild_interval",
+                s.connector_rebuild_interval,
+                secs(5),
+            )?,
+            connector_async: s.connector_async.unwrap_or(false),
+            nats_connector: connector(
+                "nats_connector_topics",
+                s.nats_connector_url,
+                s.nats_connector_topics,
+                "nats-test",
+            )?,
+            mqtt_connector: connector(
+                "mqtt_connector_topics",
+                s.mqtt_connector_url,
+                s.mqtt_connector_topics,
+                "sample-topic",
+            )?,
+            threads: match s.threads.unwrap_or(0) {
+                0 => half_the_cores(),
+                n => n,
+            },
+            limits: Limits::resolve(limit_args, s.limits)?,
+            sandbox: sandbox_config(
+                s.sandbox,
+                s.sandbox_uids,
+                s.sandbox_max_pids,
+                s.sandbox_max_open_files,
+                s.sandbox_bwrap,
+                s.sandbox_tcp.unwrap_or(false),
+            )?,
+        })
+    }
+}
+
+/// Every setting given by a flag or its environment variable, else by the file; the
+/// listener limits' flags apart (they resolve over the file's `[limits]` on their own).
+fn overlay(args: Args, file: FileConfig) -> (LimitArgs, FileConfig) {
+    let settings = FileConfig {
+        queue: args.queue.or(file.queue),
+        nats_url: args.nats_url.or(file.nats_url),
+        queue_worker: args.queue_worker.or(file.queue_worker),
+        queue_max_inflight: args.queue_max_inflight.or(file.queue_max_inflight),
+        queue_retry_attempts: args.queue_retry_attempts.or(file.queue_retry_attempts),
+        queue_retry_min_wait: args.queue_retry_min_wait.or(file.queue_retry_min_wait),
+        queue_retry_max_wait: args.queue_retry_max_wait.or(file.queue_retry_max_wait),
+        listen: args.listen.or(file.listen),
+        data_dir: args.data_dir.or(file.data_dir),
+        auth: args.auth.or(file.auth),
+        provider: args.provider.or(file.provider),
+        operator: args.operator.or(file.operator),
+        docker_host: args.docker_host.or(file.docker_host),
+        image_pull: args.image_pull.or(file.image_pull),
+        autoscaler_lease: args.autoscaler_lease.or(file.autoscaler_lease),
+        autoscaler_peers: args.autoscaler_peers.or(file.autoscaler_peers),
+        autoscaler_peers_service: args
+            .autoscaler_peers_service
+            .or(file.autoscaler_peers_service),
+        watchdog: args.watchdog.or(file.watchdog),
+        upstream_timeout: args.upstream_timeout.or(file.upstream_timeout),
+        ready_wait: args.ready_wait.or(file.ready_wait),
+        max_replicas: args.max_replicas.or(file.max_replicas),
+        shutdown_timeout: args.shutdown_timeout.or(file.shutdown_timeout),
+        metrics: args.metrics.or(file.metrics),
+        history: args.history.or(file.history),
+        prometheus_url: args.prometheus_url.or(file.prometheus_url),
+        cold_start_timeout: args.cold_start_timeout.or(file.cold_start_timeout),
+        autoscale_interval: args.autoscale_interval.or(file.autoscale_interval),
+        load_window: args.load_window.or(file.load_window),
+        scale_down_window: args.scale_down_window.or(file.scale_down_window),
+        idle_connection_timeout: args
+            .idle_connection_timeout
+            .or(file.idle_connection_timeout),
+        cron: args.cron.or(file.cron),
+        connector_rebuild_interval: args
+            .connector_rebuild_interval
+            .or(file.connector_rebuild_interval),
+        connector_async: args.connector_async.or(file.connector_async),
+        nats_connector_url: args.nats_connector_url.or(file.nats_connector_url),
+        nats_connector_topics: args.nats_connector_topics.or(file.nats_connector_topics),
+        mqtt_connector_url: args.mqtt_connector_url.or(file.mqtt_connector_url),
+        mqtt_connector_topics: args.mqtt_connector_topics.or(file.mqtt_connector_topics),
+        threads: args.threads.or(file.threads),
+        sandbox: args.sandbox.or(file.sandbox),
+        sandbox_uids: args.sandbox_uids.or(file.sandbox_uids),
+        sandbox_max_pids: args.sandbox_max_pids.or(file.sandbox_max_pids),
+        sandbox_max_open_files: args.sandbox_max_open_files.or(file.sandbox_max_open_files),
+        sandbox_bwrap: args.sandbox_bwrap.or(file.sandbox_bwrap),
+        sandbox_tcp: args.sandbox_tcp.or(file.sandbox_tcp),
+        limits: file.limits,
+    };
+    (args.limits, settings)
+}
+
+/// The provider: `process` (the default), `kubernetes` with its operator and Lease, or
+/// `docker` with its host and pull policy.
+fn provider_choice(
+    provider: Option<String>,
+    operator: bool,
+    lease: Option<String>,
+    image_pull: Option<String>,
+    docker_host: Option<String>,
+) -> Result<ProviderChoice, ConfigError> {
+    let provider = provider.unwrap_or_else(|| "process".to_string());
+    Ok(match provider.as_str() {
+        "process" | "docker" if operator || lease.is_some() => {
+            return Err(ConfigError::OperatorWithoutKubernetes)
+        }
+        "process" => ProviderChoice::Process,
+        "kubernetes" => ProviderChoice::Kubernetes {
+            operator,
+            autoscaler_lease: match lease {
+                None => None,
+                Some(text) => Some(namespaced(&text).ok_or(ConfigError::BadLease(text))?),
+            },
+        },
+        "docker" => {
+            let image_pull = image_pull.unwrap_or_else(|| "missing".to_owned());
+            if !matches!(image_pull.as_str(), "always" | "missing" | "never") {
+                return Err(ConfigError::BadImagePull(image_pull));
+            }
+            ProviderChoice::Docker {
+                host: docker_host.filter(|h| !h.is_empty()),
+                image_pull,
+            }
+        }
+        _ => return Err(ConfigError::UnknownProvider(provider)),
+    })
+}
+
+/// The other server replicas: none, a fixed `host:port` list, or a Kubernetes Service's.
+fn autoscaler_peers(
+    list: Option<String>,
+    service: Option<String>,
+    provider: &ProviderChoice,
+) -> Result<AutoscalerPeers, ConfigError> {
+    Ok(
+        match (
+            list.filter(|p| !p.trim().is_empty()),
+            service.filter(|p| !p.trim().is_empty()),
         ) {
             (None, None) => AutoscalerPeers::None,
             (Some(_), Some(_)) => return Err(ConfigError::TwoPeerLists),
@@ -458,125 +605,8 @@ impl Config {
                     namespaced(service.trim()).ok_or(ConfigError::BadPeersService(service))?;
                 AutoscalerPeers::Service(ns, name)
             }
-        };
-        Ok(Config {
-            autoscaler_peers,
-            queue,
-            queue_worker: args.queue_worker.or(file.queue_worker).unwrap_or(true),
-            queue_max_inflight: args
-                .queue_max_inflight
-                .or(file.queue_max_inflight)
-                .unwrap_or(4)
-                .max(1),
-            queue_retry_attempts: args
-                .queue_retry_attempts
-                .or(file.queue_retry_attempts)
-                .unwrap_or(10)
-                .max(1),
-            queue_retry_min_wait: duration(
-                "queue_retry_min_wait",
-                args.queue_retry_min_wait.or(file.queue_retry_min_wait),
-                Duration::from_secs(10),
-            )?,
-            queue_retry_max_wait: duration(
-                "queue_retry_max_wait",
-                args.queue_retry_max_wait.or(file.queue_retry_max_wait),
-                Duration::from_secs(120),
-            )?,
-            listen: args
-                .listen
-                .or(file.listen)
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(default_data_dir),
-            auth: args.auth.or(file.auth).unwrap_or(true),
-            provider,
-            watchdog,
-            upstream_timeout: duration(
-                "upstream_timeout",
-                args.upstream_timeout.or(file.upstream_timeout),
-                Duration::from_secs(60),
-            )?,
-            ready_wait: duration(
-                "ready_wait",
-                args.ready_wait.or(file.ready_wait),
-                Duration::from_secs(5),
-            )?,
-            max_replicas: args.max_replicas.or(file.max_replicas).unwrap_or(100),
-            shutdown_timeout: duration(
-                "shutdown_timeout",
-                args.shutdown_timeout.or(file.shutdown_timeout),
-                Duration::from_secs(30),
-            )?,
-            metrics: args.metrics.or(file.metrics).unwrap_or(true),
-            history: args.history.or(file.history).unwrap_or(true),
-            prometheus_url: prometheus_url(args.prometheus_url.or(file.prometheus_url))?,
-            cold_start_timeout: duration(
-                "cold_start_timeout",
-                args.cold_start_timeout.or(file.cold_start_timeout),
-                Duration::from_secs(30),
-            )?,
-            autoscale_interval: duration(
-                "autoscale_interval",
-                args.autoscale_interval.or(file.autoscale_interval),
-                Duration::from_secs(1),
-            )?,
-            load_window: duration(
-                "load_window",
-                args.load_window.or(file.load_window),
-                Duration::from_secs(5),
-            )?,
-            scale_down_window: duration(
-                "scale_down_window",
-                args.scale_down_window.or(file.scale_down_window),
-                Duration::from_secs(30),
-            )?,
-            idle_connection_timeout: duration(
-                "idle_connection_timeout",
-                args.idle_connection_timeout
-                    .or(file.idle_connection_timeout),
-                Duration::from_secs(90),
-            )?,
-            cron: args.cron.or(file.cron).unwrap_or(true),
-            connector_rebuild_interval: duration(
-                "connector_rebuild_interval",
-                args.connector_rebuild_interval
-                    .or(file.connector_rebuild_interval),
-                Duration::from_secs(5),
-            )?,
-            connector_async: args
-                .connector_async
-                .or(file.connector_async)
-                .unwrap_or(false),
-            nats_connector: connector(
-                "nats_connector_topics",
-                args.nats_connector_url.or(file.nats_connector_url),
-                args.nats_connector_topics.or(file.nats_connector_topics),
-                "nats-test",
-            )?,
-            mqtt_connector: connector(
-                "mqtt_connector_topics",
-                args.mqtt_connector_url.or(file.mqtt_connector_url),
-                args.mqtt_connector_topics.or(file.mqtt_connector_topics),
-                "sample-topic",
-            )?,
-            threads: match args.threads.or(file.threads).unwrap_or(0) {
-                0 => half_the_cores(),
-                n => n,
-            },
-            limits: Limits::resolve(args.limits, file.limits)?,
-            sandbox: sandbox_config(
-                args.sandbox.or(file.sandbox),
-                args.sandbox_uids.or(file.sandbox_uids),
-                args.sandbox_max_pids.or(file.sandbox_max_pids),
-                args.sandbox_max_open_files.or(file.sandbox_max_open_files),
-                args.sandbox_bwrap.or(file.sandbox_bwrap),
-                args.sandbox_tcp.or(file.sandbox_tcp).unwrap_or(false),
-            )?,
-        })
-    }
+        },
+    )
 }
 
 /// The sandbox settings over their defaults.
@@ -672,20 +702,20 @@ pub(crate) fn duration(
     }
 }
 
-fn default_data_dir() -> PathBuf {
-    match std::env::var_os("HOME") {
+fn default_data_dir(env: &dyn Environment) -> PathBuf {
+    match env.var_os("HOME") {
         Some(home) if !home.is_empty() => PathBuf::from(home).join(".rustfaas"),
         _ => PathBuf::from("/var/lib/rustfaas"),
     }
 }
 
-fn find_watchdog() -> Option<PathBuf> {
+fn find_watchdog(env: &dyn Environment) -> Option<PathBuf> {
     let beside = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("fwatchdog")))
         .filter(|path| path.is_file());
     beside.or_else(|| {
-        std::env::var_os("PATH").and_then(|paths| {
+        env.var_os("PATH").and_then(|paths| {
             std::env::split_paths(&paths)
                 .map(|dir| dir.join("fwatchdog"))
                 .find(|path| path.is_file())
@@ -693,14 +723,84 @@ fn find_watchdog() -> Option<PathBuf> {
     })
 }
 
+/// Where settings read environment variables: the process's ([`ProcessEnvironment`]), or a
+/// map in tests, which must not depend on the environment they happen to run in.
+pub trait Environment {
+    /// The variable's value, if set.
+    fn var_os(&self, name: &str) -> Option<OsString>;
+}
+
+/// The process's own environment.
+pub struct ProcessEnvironment;
+
+impl Environment for ProcessEnvironment {
+    fn var_os(&self, name: &str) -> Option<OsString> {
+        std::env::var_os(name)
+    }
+}
+
+impl Environment for BTreeMap<String, String> {
+    fn var_os(&self, name: &str) -> Option<OsString> {
+        self.get(name).map(OsString::from)
+    }
+}
+
+impl Args {
+    /// Parses `argv` as [`Parser::parse`] does, but reads each flag's environment variable
+    /// from `env` instead of the process's: a flag on the command line wins over its variable.
+    #[cfg(test)]
+    pub fn parse_with_env<I>(argv: I, env: &dyn Environment) -> Result<Args, clap::Error>
+    where
+        I: IntoIterator,
+        I::Item: Into<OsString>,
+    {
+        use clap::{CommandFactory as _, FromArgMatches as _};
+        let command = Args::command();
+        let mut argv = argv.into_iter().map(Into::into);
+        let mut all: Vec<OsString> = argv.next().into_iter().collect();
+        for arg in command.get_arguments() {
+            let (Some(name), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            if let Some(value) = name.to_str().and_then(|name| env.var_os(name)) {
+                let mut flag = OsString::from(format!("--{long}="));
+                flag.push(value);
+                all.push(flag);
+            }
+        }
+        // The variables come first and the command line overrides them.
+        all.extend(argv);
+        let matches = command
+            .mut_args(|arg| arg.env(None))
+            .args_override_self(true)
+            .try_get_matches_from(all)?;
+        Args::from_arg_matches(&matches)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The arguments with no environment variable set.
     fn args(list: &[&str]) -> Args {
+        args_env(list, &[])
+    }
+
+    fn args_env(list: &[&str], vars: &[(&str, &str)]) -> Args {
         let mut all = vec!["faasd", "--watchdog", "/bin/true"];
         all.extend_from_slice(list);
-        Args::try_parse_from(all).unwrap()
+        Args::parse_with_env(all, &env(vars)).unwrap()
+    }
+
+    fn env(vars: &[(&str, &str)]) -> BTreeMap<String, String> {
+        vars.iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    fn resolve(args: Args) -> Result<Config, ConfigError> {
+        Config::resolve(args, &env(&[("HOME", "/home/faasd")]))
     }
 
     #[test]
@@ -713,18 +813,72 @@ mod tests {
         )
         .unwrap();
         let path = file.display().to_string();
-        let config =
-            Config::resolve(args(&["--config", &path, "--listen", "127.0.0.1:7000"])).unwrap();
+        let config = resolve(args(&["--config", &path, "--listen", "127.0.0.1:7000"])).unwrap();
         assert_eq!(config.listen.port(), 7000);
         assert_eq!(config.upstream_timeout, Duration::from_secs(5));
         assert!(!config.auth);
     }
 
     #[test]
+    fn environment_wins_over_the_file_and_flags_over_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("faasd.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9999\"\nupstream_timeout = \"5s\"\nauth = false\n\
+             queue_max_inflight = 2\nmetrics = false\n\n[limits]\nmax_connections = 10\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let vars = [
+            ("FAASD_LISTEN", "127.0.0.1:7001"),
+            ("FAASD_UPSTREAM_TIMEOUT", "7s"),
+            ("FAASD_AUTH", "true"),
+            ("FAASD_QUEUE_MAX_INFLIGHT", "3"),
+            ("FAASD_MAX_CONNECTIONS", "20"),
+        ];
+        let config = resolve(args_env(&["--config", &path], &vars)).unwrap();
+        assert_eq!(config.listen.port(), 7001);
+        assert_eq!(config.upstream_timeout, Duration::from_secs(7));
+        assert!(config.auth);
+        assert_eq!(config.queue_max_inflight, 3);
+        assert_eq!(config.limits.max_connections, Some(20));
+        // Set only in the file: the file's value.
+        assert!(!config.metrics);
+        // The file named by FAASD_CONFIG is read as --config is.
+        let config = resolve(args_env(&[], &[("FAASD_CONFIG", &path)])).unwrap();
+        assert_eq!(config.listen.port(), 9999);
+        assert_eq!(config.limits.max_connections, Some(10));
+        let config = resolve(args_env(
+            &[
+                "--config",
+                &path,
+                "--listen",
+                "127.0.0.1:7000",
+                "--auth",
+                "false",
+            ],
+            &vars,
+        ))
+        .unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert!(!config.auth);
+        assert_eq!(config.upstream_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn defaults_read_the_given_environment() {
+        let config = Config::resolve(args(&[]), &env(&[("HOME", "/home/x")])).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/home/x/.rustfaas"));
+        let config = Config::resolve(args(&[]), &env(&[])).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/rustfaas"));
+    }
+
+    #[test]
     fn sandbox_settings() {
-        let config = Config::resolve(args(&[])).unwrap();
+        let config = resolve(args(&[])).unwrap();
         assert_eq!(config.sandbox, SandboxConfig::default());
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--sandbox",
             "required",
             "--sandbox-uids",
@@ -752,19 +906,19 @@ mod tests {
             &["--sandbox-max-pids", "2"],
             &["--sandbox-max-open-files", "3"],
         ] {
-            let err = Config::resolve(args(bad)).unwrap_err().to_string();
+            let err = resolve(args(bad)).unwrap_err().to_string();
             assert!(err.contains("sandbox") || err.contains("uid"), "{err}");
         }
     }
 
     #[test]
     fn metrics_and_autoscaling_settings() {
-        let config = Config::resolve(args(&[])).unwrap();
+        let config = resolve(args(&[])).unwrap();
         assert!(config.metrics);
         assert!(config.history);
         assert_eq!(config.cold_start_timeout, Duration::from_secs(30));
         assert_eq!(config.autoscale_interval, Duration::from_secs(1));
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--metrics",
             "false",
             "--history",
@@ -778,13 +932,13 @@ mod tests {
         assert!(!config.metrics);
         assert!(!config.history);
         assert_eq!(config.prometheus_url, None);
-        let with = Config::resolve(args(&["--prometheus-url", "http://127.0.0.1:9090/"])).unwrap();
+        let with = resolve(args(&["--prometheus-url", "http://127.0.0.1:9090/"])).unwrap();
         assert_eq!(
             with.prometheus_url.as_deref(),
             Some("http://127.0.0.1:9090")
         );
         assert!(matches!(
-            Config::resolve(args(&["--prometheus-url", "ftp://x"])),
+            resolve(args(&["--prometheus-url", "ftp://x"])),
             Err(ConfigError::BadPrometheusUrl(_))
         ));
         assert_eq!(config.cold_start_timeout, Duration::from_secs(5));
@@ -793,11 +947,11 @@ mod tests {
 
     #[test]
     fn autoscaler_windows_and_idle_connections() {
-        let config = Config::resolve(args(&[])).unwrap();
+        let config = resolve(args(&[])).unwrap();
         assert_eq!(config.load_window, Duration::from_secs(5));
         assert_eq!(config.scale_down_window, Duration::from_secs(30));
         assert_eq!(config.idle_connection_timeout, Duration::from_secs(90));
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--load-window",
             "10s",
             "--scale-down-window",
@@ -811,7 +965,7 @@ mod tests {
         assert!(config.idle_connection_timeout.is_zero());
         assert!(config.cron);
         assert_eq!(config.connector_rebuild_interval, Duration::from_secs(5));
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--cron",
             "false",
             "--connector-rebuild-interval",
@@ -822,12 +976,12 @@ mod tests {
         assert_eq!(config.connector_rebuild_interval, Duration::from_secs(1));
         assert!(!config.connector_async);
         assert!(
-            Config::resolve(args(&["--connector-async", "true"]))
+            resolve(args(&["--connector-async", "true"]))
                 .unwrap()
                 .connector_async
         );
         assert_eq!(config.nats_connector, None);
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--nats-connector-url",
             "nats://127.0.0.1:4222",
             "--nats-connector-topics",
@@ -841,7 +995,7 @@ mod tests {
                 vec!["orders".to_owned(), "payments".to_owned()]
             ))
         );
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--nats-connector-url",
             "nats://x:1",
             "--mqtt-connector-url",
@@ -854,7 +1008,7 @@ mod tests {
             Some(("tcp://y:2".to_owned(), vec!["sample-topic".to_owned()]))
         );
         assert!(matches!(
-            Config::resolve(args(&[
+            resolve(args(&[
                 "--nats-connector-url",
                 "nats://x:1",
                 "--nats-connector-topics",
@@ -862,7 +1016,7 @@ mod tests {
             ])),
             Err(ConfigError::NoTopics("nats_connector_topics"))
         ));
-        let err = Config::resolve(args(&["--scale-down-window", "soon"])).unwrap_err();
+        let err = resolve(args(&["--scale-down-window", "soon"])).unwrap_err();
         assert!(
             err.to_string().contains("scale_down_window=\"soon\""),
             "{err}"
@@ -872,23 +1026,19 @@ mod tests {
     #[test]
     fn threads_default_to_half_the_cores() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let config = Config::resolve(args(&[])).unwrap();
+        let config = resolve(args(&[])).unwrap();
         assert_eq!(config.threads, (cores / 2).max(1));
         assert_eq!(
-            Config::resolve(args(&["--threads", "0"])).unwrap().threads,
+            resolve(args(&["--threads", "0"])).unwrap().threads,
             config.threads
         );
-        assert_eq!(
-            Config::resolve(args(&["--threads", "3"])).unwrap().threads,
-            3
-        );
-        assert!(Args::try_parse_from(["faasd", "--threads", "-1"]).is_err());
+        assert_eq!(resolve(args(&["--threads", "3"])).unwrap().threads, 3);
+        assert!(Args::parse_with_env(["faasd", "--threads", "-1"], &env(&[])).is_err());
     }
 
     #[test]
     fn kubernetes_provider_choice() {
-        let config =
-            Config::resolve(args(&["--provider", "kubernetes", "--operator", "true"])).unwrap();
+        let config = resolve(args(&["--provider", "kubernetes", "--operator", "true"])).unwrap();
         assert_eq!(
             config.provider,
             ProviderChoice::Kubernetes {
@@ -896,7 +1046,7 @@ mod tests {
                 autoscaler_lease: None
             }
         );
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--provider",
             "kubernetes",
             "--autoscaler-lease",
@@ -910,7 +1060,7 @@ mod tests {
                 autoscaler_lease: Some(("openfaas".to_owned(), "rustfaas-autoscaler".to_owned()))
             }
         );
-        let err = Config::resolve(args(&[
+        let err = resolve(args(&[
             "--provider",
             "kubernetes",
             "--autoscaler-lease",
@@ -918,15 +1068,15 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("NAMESPACE/NAME"), "{err}");
-        let err = Config::resolve(args(&["--operator", "true"])).unwrap_err();
+        let err = resolve(args(&["--operator", "true"])).unwrap_err();
         assert!(err.to_string().contains("--provider kubernetes"), "{err}");
     }
 
     #[test]
     fn autoscaler_peers_are_a_list_or_a_service() {
-        let config = Config::resolve(args(&[])).unwrap();
+        let config = resolve(args(&[])).unwrap();
         assert_eq!(config.autoscaler_peers, AutoscalerPeers::None);
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--autoscaler-peers",
             "127.0.0.1:8081, 127.0.0.1:8082",
         ]))
@@ -938,9 +1088,9 @@ mod tests {
                 "127.0.0.1:8082".parse().unwrap()
             ])
         );
-        let err = Config::resolve(args(&["--autoscaler-peers", "gateway"])).unwrap_err();
+        let err = resolve(args(&["--autoscaler-peers", "gateway"])).unwrap_err();
         assert!(err.to_string().contains("host:port"), "{err}");
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--provider",
             "kubernetes",
             "--autoscaler-peers-service",
@@ -951,10 +1101,9 @@ mod tests {
             config.autoscaler_peers,
             AutoscalerPeers::Service("openfaas".to_owned(), "faasd".to_owned())
         );
-        let err =
-            Config::resolve(args(&["--autoscaler-peers-service", "openfaas/faasd"])).unwrap_err();
+        let err = resolve(args(&["--autoscaler-peers-service", "openfaas/faasd"])).unwrap_err();
         assert!(err.to_string().contains("--provider kubernetes"), "{err}");
-        let err = Config::resolve(args(&[
+        let err = resolve(args(&[
             "--provider",
             "kubernetes",
             "--autoscaler-peers-service",
@@ -962,7 +1111,7 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.to_string().contains("NAMESPACE/NAME"), "{err}");
-        let err = Config::resolve(args(&[
+        let err = resolve(args(&[
             "--provider",
             "kubernetes",
             "--autoscaler-peers-service",
@@ -977,10 +1126,10 @@ mod tests {
     #[test]
     fn provider_choice() {
         assert_eq!(
-            Config::resolve(args(&[])).unwrap().provider,
+            resolve(args(&[])).unwrap().provider,
             ProviderChoice::Process
         );
-        let config = Config::resolve(args(&[
+        let config = resolve(args(&[
             "--provider",
             "docker",
             "--docker-host",
@@ -994,22 +1143,22 @@ mod tests {
                 image_pull: "missing".to_owned()
             }
         );
-        let err = Config::resolve(args(&["--provider", "docker", "--image-pull", "sometimes"]))
-            .unwrap_err();
+        let err =
+            resolve(args(&["--provider", "docker", "--image-pull", "sometimes"])).unwrap_err();
         assert!(err.to_string().contains("sometimes"), "{err}");
-        let err = Config::resolve(args(&["--provider", "vm"])).unwrap_err();
+        let err = resolve(args(&["--provider", "vm"])).unwrap_err();
         assert!(err.to_string().contains("vm"), "{err}");
     }
 
     #[test]
     fn errors_name_the_setting() {
-        let err = Config::resolve(args(&["--ready-wait", "soon"])).unwrap_err();
+        let err = resolve(args(&["--ready-wait", "soon"])).unwrap_err();
         assert!(err.to_string().contains("ready_wait"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "listne = 1\n").unwrap();
         let path = file.display().to_string();
-        let err = Config::resolve(args(&["--config", &path])).unwrap_err();
+        let err = resolve(args(&["--config", &path])).unwrap_err();
         assert!(err.to_string().contains("listne"), "{err}");
     }
 }

@@ -9,6 +9,7 @@ mod connectors;
 mod data_dir;
 mod limits;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = match Config::resolve(args) {
+    let config = match Config::resolve(args, &config::ProcessEnvironment) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("faasd: {err}");
@@ -71,38 +72,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let election = autoscaler_lease::election(&config).await?;
     let provider = open_provider(&config, election.as_ref()).await?;
 
-    let gateway = Gateway::new(
-        provider.clone(),
-        GatewayConfig {
-            auth: config.auth.then(|| BasicCredentials {
-                user: credentials.user.clone(),
-                password: credentials.password.clone(),
-            }),
-            upstream_timeout: config.upstream_timeout,
-            ready_wait: config.ready_wait,
-            max_json_bytes: 1024 * 1024,
-            max_package_bytes: usize::try_from(config.limits.max_package_bytes)
-                .unwrap_or(usize::MAX),
-            max_package_unpacked_bytes: config.limits.max_package_unpacked_bytes,
-            max_package_ratio: config.limits.max_package_ratio,
-            version: VersionInfo {
-                commit_message: String::new(),
-                sha: option_env!("RUSTFAAS_GIT_SHA").unwrap_or("dev").to_string(),
-                release: env!("CARGO_PKG_VERSION").to_string(),
-            },
-            metrics: config.metrics,
-            history: config.history,
-            prometheus_url: config.prometheus_url.clone(),
-            cold_start_timeout: config.cold_start_timeout,
-            idle_connection_timeout: config.idle_connection_timeout,
-            autoscaler: AutoscalerConfig {
-                interval: config.autoscale_interval,
-                load_window: config.load_window,
-                scale_down_window: config.scale_down_window,
-            },
-            ..GatewayConfig::default()
-        },
-    );
+    let gateway = Gateway::new(provider.clone(), gateway_config(&config, &credentials));
     // Runs until faasd exits; an interval of 0 turns autoscaling (and scale to zero) off.
     let _autoscaler = (!config.autoscale_interval.is_zero())
         .then(|| {
@@ -120,6 +90,69 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
+    announce(&config, &credentials, address);
+
+    let mut queue_registry = prometheus_client::registry::Registry::default();
+    let queue_metrics = faas_queue::QueueMetrics::register(&mut queue_registry);
+    let queue = open_queue(&config, queue_metrics.clone()).await?;
+    let async_api = async_api::AsyncApi {
+        queue: queue.clone(),
+        provider: provider.clone(),
+        max_body_bytes: 32 * 1024 * 1024,
+        known: Arc::default(),
+    };
+    let workers = start_workers(&config, queue, queue_metrics, address)?;
+    // Event connectors (cron; NATS and MQTT when configured), calling functions through this
+    // gateway like any caller.
+    let _connectors = connectors::start(&config, provider.clone(), address).await?;
+    let queue_registry = Arc::new(queue_registry);
+    let router = gateway.router().merge(async_api.router(gateway.auth()));
+    // The queue's series appear on the gateway's /metrics, after its own.
+    gateway.expose_metrics(queue_registry);
+
+    serve_until_signal(&config, listener, router, open_files).await;
+    if let Some(workers) = workers {
+        workers.shutdown(Duration::from_secs(5)).await;
+    }
+    provider.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The gateway's settings from faasd's.
+fn gateway_config(config: &Config, credentials: &data_dir::Credentials) -> GatewayConfig {
+    GatewayConfig {
+        auth: config.auth.then(|| BasicCredentials {
+            user: credentials.user.clone(),
+            password: credentials.password.clone(),
+        }),
+        upstream_timeout: config.upstream_timeout,
+        ready_wait: config.ready_wait,
+        max_json_bytes: 1024 * 1024,
+        max_package_bytes: usize::try_from(config.limits.max_package_bytes).unwrap_or(usize::MAX),
+        max_package_unpacked_bytes: config.limits.max_package_unpacked_bytes,
+        max_package_ratio: config.limits.max_package_ratio,
+        version: VersionInfo {
+            commit_message: String::new(),
+            sha: option_env!("RUSTFAAS_GIT_SHA").unwrap_or("dev").to_string(),
+            release: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        metrics: config.metrics,
+        history: config.history,
+        prometheus_url: config.prometheus_url.clone(),
+        cold_start_timeout: config.cold_start_timeout,
+        idle_connection_timeout: config.idle_connection_timeout,
+        autoscaler: AutoscalerConfig {
+            interval: config.autoscale_interval,
+            load_window: config.load_window,
+            scale_down_window: config.scale_down_window,
+        },
+        ..GatewayConfig::default()
+    }
+}
+
+/// Says where faasd listens and how to log in.
+fn announce(config: &Config, credentials: &data_dir::Credentials, address: SocketAddr) {
     println!(
         "faasd listening on http://{address} (data in {})",
         config.data_dir.display()
@@ -140,51 +173,51 @@ async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         println!("basic auth is OFF: anyone who can reach {address} can deploy functions");
     }
+}
 
-    let mut queue_registry = prometheus_client::registry::Registry::default();
-    let queue_metrics = faas_queue::QueueMetrics::register(&mut queue_registry);
-    let queue = open_queue(&config, queue_metrics.clone()).await?;
-    let async_api = async_api::AsyncApi {
-        queue: queue.clone(),
-        provider: provider.clone(),
-        max_body_bytes: 32 * 1024 * 1024,
-        known: Arc::default(),
-    };
-    let workers = if config.queue_worker {
-        let invoker = faas_queue::GatewayInvoker::new(
-            format!("http://{address}"),
-            config.upstream_timeout + Duration::from_secs(5),
-        )
-        .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?
-        .with_max_answer_bytes(config.limits.queue_max_answer_bytes);
-        let mut worker = faas_queue::WorkerConfig {
-            max_inflight: config.queue_max_inflight,
-            ..faas_queue::WorkerConfig::default()
-        };
-        worker.retry.attempts = config.queue_retry_attempts;
-        worker.retry.min_wait = config.queue_retry_min_wait;
-        worker.retry.max_wait = config.queue_retry_max_wait;
-        Some(
-            faas_queue::WorkerPool::start(
-                queue.clone(),
-                Arc::new(invoker),
-                faas_queue::WorkerPoolConfig::new(worker),
-                queue_metrics,
-            )
-            .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?,
-        )
-    } else {
+/// The queue workers, calling functions through this gateway at `address`; none when
+/// `queue_worker` is off.
+fn start_workers(
+    config: &Config,
+    queue: Arc<dyn faas_queue::Queue>,
+    metrics: faas_queue::QueueMetrics,
+    address: SocketAddr,
+) -> anyhow::Result<Option<faas_queue::WorkerPool>> {
+    if !config.queue_worker {
         tracing::warn!("queue worker is off: asynchronous calls are accepted and kept, not run");
-        None
+        return Ok(None);
+    }
+    let invoker = faas_queue::GatewayInvoker::new(
+        format!("http://{address}"),
+        config.upstream_timeout + Duration::from_secs(5),
+    )
+    .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?
+    .with_max_answer_bytes(config.limits.queue_max_answer_bytes);
+    let mut worker = faas_queue::WorkerConfig {
+        max_inflight: config.queue_max_inflight,
+        ..faas_queue::WorkerConfig::default()
     };
-    // Event connectors (cron; NATS and MQTT when configured), calling functions through this
-    // gateway like any caller.
-    let _connectors = connectors::start(&config, provider.clone(), address).await?;
-    let queue_registry = Arc::new(queue_registry);
-    let router = gateway.router().merge(async_api.router(gateway.auth()));
-    // The queue's series appear on the gateway's /metrics, after its own.
-    gateway.expose_metrics(queue_registry);
+    worker.retry.attempts = config.queue_retry_attempts;
+    worker.retry.min_wait = config.queue_retry_min_wait;
+    worker.retry.max_wait = config.queue_retry_max_wait;
+    let pool = faas_queue::WorkerPool::start(
+        queue,
+        Arc::new(invoker),
+        faas_queue::WorkerPoolConfig::new(worker),
+        metrics,
+    )
+    .map_err(|err| anyhow::anyhow!("queue worker: {err}"))?;
+    Ok(Some(pool))
+}
 
+/// Serves `router` until the server stops or SIGTERM/SIGINT: then stops accepting and waits
+/// up to `shutdown_timeout` for the calls in flight.
+async fn serve_until_signal(
+    config: &Config,
+    listener: TcpListener,
+    router: axum::Router,
+    open_files: u64,
+) {
     let (stop_tx, mut stopped) = tokio::sync::watch::channel(false);
     let server = faas_gateway::listener::serve(
         listener,
@@ -205,12 +238,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(workers) = workers {
-        workers.shutdown(Duration::from_secs(5)).await;
-    }
-    provider.shutdown().await;
-    tracing::info!("stopped");
-    Ok(())
 }
 
 /// The backend that runs replicas, as configured.
