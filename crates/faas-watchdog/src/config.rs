@@ -148,75 +148,20 @@ impl Config {
     pub fn from_env(env: &dyn EnvSource) -> Result<Config, ConfigError> {
         let lookup = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
 
-        let mode = match lookup("mode").as_deref().map(str::trim) {
-            None => Mode::Classic,
-            Some("classic") => Mode::Classic,
-            Some("streaming") => Mode::Streaming,
-            Some("serializing") => Mode::Serializing,
-            Some("http") => Mode::Http,
-            Some("static") => Mode::Static,
-            Some(other) => return Err(ConfigError::UnknownMode(other.to_string())),
-        };
+        let mode = read_mode(&lookup)?;
         let classic = mode == Mode::Classic;
-
-        let process_text = lookup("function_process").or_else(|| lookup("fprocess"));
-        let process = match &process_text {
-            Some(text) => shell_words::split(text)
-                .map_err(|e| ConfigError::BadProcess(text.clone(), e.to_string()))?,
-            None => Vec::new(),
-        };
-        if process.is_empty() && mode.forks() {
-            return Err(ConfigError::MissingProcess(mode.name()));
-        }
-
-        let default_timeout = if classic {
-            Duration::from_secs(5)
-        } else {
-            Duration::from_secs(10)
-        };
-        let read_timeout = read_duration(&lookup, "read_timeout", default_timeout)?;
-        let write_timeout = read_duration(&lookup, "write_timeout", default_timeout)?;
-        let exec_default = if classic {
-            Duration::ZERO
-        } else {
-            Duration::from_secs(10)
-        };
-        let exec_timeout = match lookup("exec_timeout") {
-            Some(_) => read_duration(&lookup, "exec_timeout", exec_default)?,
-            None => read_duration(&lookup, "hard_timeout", exec_default)?,
-        };
-        let healthcheck_interval = read_duration(&lookup, "healthcheck_interval", write_timeout)?;
-
-        let upstream_text = lookup("upstream_url").or_else(|| lookup("http_upstream_url"));
-        let upstream_url = match upstream_text {
-            Some(text) => Some(parse_upstream(&text)?),
-            None => None,
-        };
-        if mode == Mode::Http && upstream_url.is_none() {
-            return Err(ConfigError::BadUrl {
-                name: "upstream_url",
-                value: String::new(),
-            });
-        }
+        let process = read_process(&lookup, mode)?;
+        let (read_timeout, write_timeout, exec_timeout, healthcheck_interval) =
+            read_timeouts(&lookup, classic)?;
+        let upstream_url = read_upstream(&lookup, mode)?;
 
         let buffer_http = match lookup("buffer_http") {
             Some(_) => read_bool(&lookup, "buffer_http", false)?,
             None => read_bool(&lookup, "http_buffer_req_body", false)?,
         };
 
-        let bind_address = match lookup("bind_address") {
-            Some(text) => text.trim().parse().map_err(|_| ConfigError::BadAddress {
-                name: "bind_address",
-                value: text,
-            })?,
-            None => IpAddr::from([0, 0, 0, 0]),
-        };
-
-        let metrics_port = match lookup("metrics_port").as_deref().map(str::trim) {
-            Some("off") | Some("false") => None,
-            Some(_) => Some(read_number(&lookup, "metrics_port", 8081)? as u16),
-            None => Some(8081),
-        };
+        let bind_address = read_bind_address(&lookup)?;
+        let metrics_port = read_metrics_port(&lookup)?;
 
         let lock_dir = lookup("TMPDIR")
             .map(PathBuf::from)
@@ -285,6 +230,106 @@ impl Config {
     pub fn lock_path(&self) -> PathBuf {
         self.lock_dir.join(".lock")
     }
+}
+
+/// `mode`: classic when unset.
+fn read_mode(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Mode, ConfigError> {
+    Ok(match lookup("mode").as_deref().map(str::trim) {
+        None => Mode::Classic,
+        Some("classic") => Mode::Classic,
+        Some("streaming") => Mode::Streaming,
+        Some("serializing") => Mode::Serializing,
+        Some("http") => Mode::Http,
+        Some("static") => Mode::Static,
+        Some(other) => return Err(ConfigError::UnknownMode(other.to_string())),
+    })
+}
+
+/// `function_process` (or `fprocess`) split into words; required by the modes that fork.
+fn read_process(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    mode: Mode,
+) -> Result<Vec<String>, ConfigError> {
+    let process_text = lookup("function_process").or_else(|| lookup("fprocess"));
+    let process = match &process_text {
+        Some(text) => shell_words::split(text)
+            .map_err(|e| ConfigError::BadProcess(text.clone(), e.to_string()))?,
+        None => Vec::new(),
+    };
+    if process.is_empty() && mode.forks() {
+        return Err(ConfigError::MissingProcess(mode.name()));
+    }
+    Ok(process)
+}
+
+/// `read_timeout`, `write_timeout`, `exec_timeout` (or `hard_timeout`) and
+/// `healthcheck_interval`, with the classic watchdog's defaults or of-watchdog's.
+fn read_timeouts(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    classic: bool,
+) -> Result<(Duration, Duration, Duration, Duration), ConfigError> {
+    let default_timeout = if classic {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(10)
+    };
+    let read_timeout = read_duration(lookup, "read_timeout", default_timeout)?;
+    let write_timeout = read_duration(lookup, "write_timeout", default_timeout)?;
+    let exec_default = if classic {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(10)
+    };
+    let exec_timeout = match lookup("exec_timeout") {
+        Some(_) => read_duration(lookup, "exec_timeout", exec_default)?,
+        None => read_duration(lookup, "hard_timeout", exec_default)?,
+    };
+    let healthcheck_interval = read_duration(lookup, "healthcheck_interval", write_timeout)?;
+    Ok((
+        read_timeout,
+        write_timeout,
+        exec_timeout,
+        healthcheck_interval,
+    ))
+}
+
+/// `upstream_url` (or `http_upstream_url`); required in http mode.
+fn read_upstream(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    mode: Mode,
+) -> Result<Option<http::Uri>, ConfigError> {
+    let upstream_text = lookup("upstream_url").or_else(|| lookup("http_upstream_url"));
+    let upstream_url = match upstream_text {
+        Some(text) => Some(parse_upstream(&text)?),
+        None => None,
+    };
+    if mode == Mode::Http && upstream_url.is_none() {
+        return Err(ConfigError::BadUrl {
+            name: "upstream_url",
+            value: String::new(),
+        });
+    }
+    Ok(upstream_url)
+}
+
+/// `bind_address`: every address when unset.
+fn read_bind_address(lookup: &dyn Fn(&str) -> Option<String>) -> Result<IpAddr, ConfigError> {
+    Ok(match lookup("bind_address") {
+        Some(text) => text.trim().parse().map_err(|_| ConfigError::BadAddress {
+            name: "bind_address",
+            value: text,
+        })?,
+        None => IpAddr::from([0, 0, 0, 0]),
+    })
+}
+
+/// `metrics_port`: 8081 when unset, `None` for `off` or `false`.
+fn read_metrics_port(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Option<u16>, ConfigError> {
+    Ok(match lookup("metrics_port").as_deref().map(str::trim) {
+        Some("off") | Some("false") => None,
+        Some(_) => Some(read_number(lookup, "metrics_port", 8081)? as u16),
+        None => Some(8081),
+    })
 }
 
 fn read_duration(

@@ -226,6 +226,59 @@ async fn streaming_sends_output_before_the_process_ends() {
 }
 
 #[tokio::test]
+async fn streaming_is_cut_at_exec_timeout() {
+    let watchdog = Watchdog::start(&[
+        (
+            "fprocess",
+            "sh -c 'echo first; sleep 30 & echo $! > \"$TMPDIR/child.pid\"; wait; echo second'",
+        ),
+        ("mode", "streaming"),
+        ("exec_timeout", "1s"),
+        ("write_timeout", "20s"),
+    ]);
+    let started = Instant::now();
+    let mut response = client().post(watchdog.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let first = response.chunk().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"first\n");
+    // The stream ends in an error at exec_timeout: the caller can tell it was cut.
+    let mut rest = Vec::new();
+    let cut = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => rest.extend_from_slice(&chunk),
+            Ok(None) => break false,
+            Err(_) => break true,
+        }
+    };
+    assert!(
+        cut,
+        "the stream ended cleanly after {:?}",
+        String::from_utf8_lossy(&rest)
+    );
+    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+        "cut after {took:?}"
+    );
+    watchdog.wait_for_log("Killing process: exec_timeout passed");
+    let child_pid: u32 = std::fs::read_to_string(watchdog.dir.path().join("child.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process_alive(child_pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !process_alive(child_pid),
+        "the function's child outlived exec_timeout"
+    );
+    assert_eq!(common::health_status(watchdog.port), Some(200));
+}
+
+#[tokio::test]
 async fn a_flooding_process_is_stopped_in_buffered_and_streaming_modes() {
     let buffered = Watchdog::start(&[("fprocess", "yes"), ("response_buffer_limit", "1000000")]);
     let response = client().post(buffered.url("/")).send().await.unwrap();

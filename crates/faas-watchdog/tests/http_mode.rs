@@ -63,11 +63,63 @@ async fn health_is_503_until_the_upstream_listens() {
     vars.push(("START_DELAY".into(), "1.5".into()));
     let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let watchdog = Watchdog::spawn(&borrowed);
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(common::health_status(watchdog.port), Some(503));
+    // The first answer, once the watchdog listens, comes while the upstream still sleeps.
+    assert_eq!(first_health_answer(&watchdog), 503);
     assert!(!watchdog.lock_file().exists());
     watchdog.wait_healthy(Duration::from_secs(15));
     assert!(watchdog.lock_file().exists());
+}
+
+/// The first status `/_/health` answers once the watchdog listens (within 10 s).
+fn first_health_answer(watchdog: &Watchdog) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = common::health_status(watchdog.port) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watchdog never listened:\n{}",
+            watchdog.logs()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[tokio::test]
+async fn suppress_lock_reports_readiness_without_a_lock_file() {
+    let upstream_port = free_port();
+    let mut vars = upstream_vars(upstream_port);
+    vars.push(("START_DELAY".into(), "1.5".into()));
+    vars.push(("suppress_lock".into(), "true".into()));
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let watchdog = Watchdog::spawn(&borrowed);
+    // Not "always healthy": 503 while the upstream does not listen yet, then 200.
+    assert_eq!(first_health_answer(&watchdog), 503);
+    watchdog.wait_healthy(Duration::from_secs(15));
+    assert!(!watchdog.lock_file().exists());
+    let logs = watchdog.wait_for_log("\"suppress_lock\" is enabled");
+    assert!(!logs.contains("Writing lock-file"), "{logs}");
+    let response = client().get(watchdog.url("/sleep/0")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn log_callid_puts_the_call_id_in_the_log_line() {
+    let with = start(&[("log_callid", "true")]);
+    let without = start(&[]);
+    for watchdog in [&with, &without] {
+        let response = client()
+            .get(watchdog.url("/logged/here"))
+            .header("X-Call-Id", "call-4f2a")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    with.wait_for_log("call-4f2a GET /logged/here - 200 OK");
+    let logs = without.wait_for_log("GET /logged/here - 200 OK");
+    assert!(!logs.contains("call-4f2a"), "{logs}");
 }
 
 #[tokio::test]
@@ -188,8 +240,17 @@ async fn ready_path_reflects_the_upstream_and_saturation() {
         let url = watchdog.url("/sleep/1");
         async move { client().get(url).send().await.unwrap().status() }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(common::raw_get(watchdog.port, "/_/ready"), Some(429));
+    // Busy once the slow call is in flight (it takes 1 s; a slow machine takes longer to send
+    // it, so wait for the condition rather than a fixed time).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while common::raw_get(watchdog.port, "/_/ready") != Some(429) {
+        assert!(
+            Instant::now() < deadline && !slow.is_finished(),
+            "/_/ready never answered 429 while a call was in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!slow.is_finished());
     let second = client().get(watchdog.url("/")).send().await.unwrap();
     assert_eq!(second.status(), 429);
     assert_eq!(slow.await.unwrap(), 200);
