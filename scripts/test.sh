@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command: installs what the tests need (idempotently), then runs every
-# test in the workspace. README.md and .ci/run both call this.
+# The project's test command: installs what the tests need (idempotently), runs every test in
+# the workspace, then fuzzes each target in fuzz/ for FUZZ_SECONDS (default 60; 0 skips it).
+# README.md and .ci/run both call this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,4 +69,9 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes,faasd/docker --no-fail-fast "$@"
 else
   cargo test --workspace --features faas-queue/nats,faas-connectors/nats,faas-connectors/mqtt,faasd/nats,faasd/mqtt,faasd/kubernetes,faasd/docker --no-fail-fast "$@"
+fi
+
+# Each fuzz target for FUZZ_SECONDS from its seeds (scripts/fuzz.sh; fuzz/README.md).
+if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
 fi

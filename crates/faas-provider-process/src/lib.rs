@@ -20,6 +20,8 @@
 mod cgroup;
 mod fsutil;
 mod function;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod layout;
 mod logs;

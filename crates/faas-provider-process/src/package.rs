@@ -445,7 +445,10 @@ fn store_archive(layout: &Layout, archive: &[u8]) -> Result<String, ProviderErro
 
 /// [`store_archive`] for an archive in a file, read as a stream; the file becomes the blob.
 /// Returns the digest and the archive's size.
-fn store_archive_file(layout: &Layout, path: &Path) -> Result<(String, u64), ProviderError> {
+pub(crate) fn store_archive_file(
+    layout: &Layout,
+    path: &Path,
+) -> Result<(String, u64), ProviderError> {
     let open = || fs::File::open(path).map(io::BufReader::new);
     inspect_reader(open()?)
         .map_err(|e| ProviderError::Invalid(format!("package is not usable: {e}")))?;

@@ -22,6 +22,9 @@ pub mod callback;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
+#[cfg(feature = "embedded")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod invoker;
 pub mod metrics;
 #[cfg(feature = "nats")]

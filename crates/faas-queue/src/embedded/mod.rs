@@ -8,7 +8,7 @@
 //! unsettled call is delivered again (at-least-once), and delayed retries stay delayed.
 
 mod index;
-mod record;
+pub(crate) mod record;
 mod writer;
 
 use std::path::PathBuf;
