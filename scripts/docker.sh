@@ -12,6 +12,8 @@
 #   scripts/docker.sh stop [DIR]     stop that dockerd and the containers it runs
 #   scripts/docker.sh env [DIR]      print DOCKER_HOST=... (exit 1 when it is not running)
 #   scripts/docker.sh images [DIR]   (re)build the base images only
+#   scripts/docker.sh base-images [TMP]  build them (when missing) in the engine at $DOCKER_HOST
+#                                    (scripts/podman.sh uses it for Podman)
 #
 # DIR defaults to $RUSTFAAS_DOCKER_DIR, else /tmp/rustfaas-docker. Several callers may run
 # `start` at once (tests in parallel): a lock on DIR/lock lets one start it, the others wait.
@@ -111,16 +113,16 @@ start() {
     DOCKER_HOST=$(host_of "$dir") docker network prune -f >/dev/null 2>&1 || true
     say "dockerd running (pid $(cat "$dir/dockerd.pid"), socket $dir/docker.sock)"
   fi
-  images "$dir"
+  images "$(host_of "$dir")" "$dir"
   flock -u 9
   echo "DOCKER_HOST=$(host_of "$dir")"
 }
 
-# Builds the base images when missing (or when FORCE=1).
+# Builds the base images in the engine at HOST when missing (or when FORCE=1); DIR holds the
+# root filesystems meanwhile.
 images() {
-  local dir=$1
-  export DOCKER_HOST
-  DOCKER_HOST=$(host_of "$dir")
+  local dir=$2
+  export DOCKER_HOST=$1
   if [ "${FORCE:-0}" != 1 ] && docker image inspect rustfaas/watchdog:latest >/dev/null 2>&1 &&
     docker image inspect rustfaas/busybox:latest >/dev/null 2>&1; then
     return 0
@@ -207,7 +209,11 @@ case "${1:-}" in
   images)
     d=$(state_dir "${2:-}")
     running "$d" || { say "no dockerd running in $d"; exit 1; }
-    FORCE=1 images "$d"
+    FORCE=1 images "$(host_of "$d")" "$d"
     ;;
-  *) say "usage: $0 install | start [DIR] | stop [DIR] | env [DIR] | images [DIR]"; exit 2 ;;
+  base-images)
+    [ -n "${DOCKER_HOST:-}" ] || { say "base-images: set DOCKER_HOST"; exit 2; }
+    images "$DOCKER_HOST" "${2:-${TMPDIR:-/tmp}}"
+    ;;
+  *) say "usage: $0 install | start [DIR] | stop [DIR] | env [DIR] | images [DIR] | base-images"; exit 2 ;;
 esac

@@ -1,6 +1,8 @@
 //! The project's Docker Engine for tests: `scripts/docker.sh start` (idempotent, under a lock,
 //! so every test process may ask) starts one dockerd with its own socket and builds the local
-//! base images; `scripts/test.sh` starts it before the tests and stops it afterwards.
+//! base images; `scripts/test.sh` starts it before the tests and stops it afterwards. With
+//! `RUSTFAAS_ENGINE=podman` the same tests run on Podman's Docker-compatible API instead
+//! (`scripts/podman.sh start`), the `docker` client included.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -8,17 +10,24 @@ use std::sync::OnceLock;
 /// The base image tests build functions from: busybox-static and a static fwatchdog.
 pub const BUSYBOX_IMAGE: &str = "rustfaas/busybox:latest";
 
-/// `DOCKER_HOST` of the project's dockerd, started if needed. Panics with the script's output
+/// `DOCKER_HOST` of the project's dockerd (or Podman, see the module's docs), started if needed. Panics with the script's output
 /// when the engine cannot be installed or started: a test that needs it must fail, not skip.
 pub fn docker_host() -> String {
     static HOST: OnceLock<String> = OnceLock::new();
     HOST.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/docker.sh");
+        let script = match std::env::var("RUSTFAAS_ENGINE").as_deref() {
+            Ok("podman") => "podman.sh",
+            Ok("docker") | Err(_) => "docker.sh",
+            Ok(other) => panic!("RUSTFAAS_ENGINE={other:?}: docker or podman"),
+        };
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts")
+            .join(script);
         let output = std::process::Command::new("bash")
             .arg(&script)
             .arg("start")
             .output()
-            .unwrap_or_else(|err| panic!("cannot run scripts/docker.sh: {err}"));
+            .unwrap_or_else(|err| panic!("cannot run {}: {err}", script.display()));
         let stdout = String::from_utf8_lossy(&output.stdout);
         let host = stdout
             .lines()
@@ -28,7 +37,8 @@ pub fn docker_host() -> String {
         match (output.status.success(), host) {
             (true, Some(host)) => host,
             _ => panic!(
-                "scripts/docker.sh start failed: the Docker tests need a running engine\n{stdout}{}",
+                "{} start failed: the Docker tests need a running engine\n{stdout}{}",
+                script.display(),
                 String::from_utf8_lossy(&output.stderr)
             ),
         }

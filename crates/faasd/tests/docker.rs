@@ -2,7 +2,8 @@
 //! the seed's wordcount as a container image through the gateway, scale from zero, `kill -9`
 //! of faasd and restart (containers adopted by their labels, none left after a delete), updates
 //! of the image and the environment under a stream of calls (none fails), `usage` in the API,
-//! and an engine that is down (503 with the reason). Built with `--features docker`.
+//! and an engine that is down (503 with the reason). Built with `--features docker`; with
+//! `RUSTFAAS_ENGINE=podman` they run on Podman's Docker API (`scripts/podman.sh`).
 
 #![cfg(feature = "docker")]
 
@@ -190,21 +191,24 @@ async fn an_uploaded_package_is_built_into_an_image_by_the_server() {
     docker(&["rmi", "server-built:1"]);
 }
 
-/// An image of the base image with `ENV version=<version>`, made with `docker commit`.
-fn versioned_image(name: &str, version: &str) -> String {
+/// An image of the base image with `ENV version=<version>`, built by faasd from an uploaded
+/// package (Podman's Docker API cannot `docker commit` with changes).
+async fn versioned_image(faasd: &Faasd, name: &str, version: &str) -> String {
     let image = format!("{name}:{version}");
-    let container = docker(&["create", BUSYBOX_IMAGE]);
-    let container = container.trim();
-    docker(&[
-        "commit",
-        "--change",
-        &format!("ENV version={version}"),
-        "--change",
-        "CMD [\"fwatchdog\"]",
-        container,
-        &image,
-    ]);
-    docker(&["rm", container]);
+    let dockerfile = format!("FROM {BUSYBOX_IMAGE}\nENV version={version}\nCMD [\"fwatchdog\"]\n");
+    let archive = common::package(&[("Dockerfile", &dockerfile, 0o644)], json!({}));
+    let response = faasd
+        .api(reqwest::Method::PUT, &format!("/system/packages/{image}"))
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        response.text().await.unwrap()
+    );
     image
 }
 
@@ -276,8 +280,8 @@ async fn wait_answers(
 #[tokio::test]
 async fn updates_under_load_through_the_gateway_fail_no_call() {
     let faasd = start_docker_faasd(None);
-    let one = versioned_image("rustfaas-test/roller", "one");
-    let two = versioned_image("rustfaas-test/roller", "two");
+    let one = versioned_image(&faasd, "roller-image", "one").await;
+    let two = versioned_image(&faasd, "roller-image", "two").await;
     let deployment = |image: &str, greeting: &str| {
         json!({
             "service": "roller",
