@@ -156,6 +156,28 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
         }
     };
 
+    let stamps = (call_id, start_time);
+    relay_answer(
+        &state,
+        &entry,
+        started,
+        response,
+        stamps,
+        (replica, call, lease),
+    )
+}
+
+/// The replica's answer as the caller gets it: hop-by-hop headers stripped, the call's id and
+/// start time set, counted; its body keeps the replica, the call and the connection held
+/// until it has been sent.
+fn relay_answer(
+    state: &Shared,
+    entry: &FunctionEntry,
+    started: Instant,
+    response: Response<Incoming>,
+    (call_id, start_time): (HeaderValue, HeaderValue),
+    guards: (InFlightGuard, CallGuard, Lease),
+) -> Response {
     let (mut response_parts, incoming) = response.into_parts();
     strip_hop_by_hop(&mut response_parts.headers);
     response_parts.headers.insert(X_CALL_ID, call_id);
@@ -164,15 +186,15 @@ pub(crate) async fn call_function(State(state): State<AppState>, request: Reques
         entry.count_answered_ok();
     }
     state.record_call(
-        Some(&entry),
-        namespace,
-        name,
+        Some(entry),
+        entry.namespace(),
+        entry.name(),
         response_parts.status,
         started.elapsed(),
     );
     let body = Body::new(GuardedBody {
         inner: incoming,
-        _guards: (replica, call, lease),
+        _guards: guards,
     });
     Response::from_parts(response_parts, body)
 }

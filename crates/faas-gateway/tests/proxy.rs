@@ -484,22 +484,23 @@ async fn calls_wait_for_a_replica_to_become_ready() {
     let server = TestServer::start().await;
     server.provider.add_function("late", 1);
 
-    let provider = server.provider.clone();
-    let address = upstream.address;
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        provider.set_endpoints("late", &[address]);
-    });
-    let started = Instant::now();
-    let response = server
-        .call(Method::GET, "/function/late")
-        .send()
-        .await
-        .unwrap();
-    let waited = started.elapsed();
+    let call = tokio::spawn(server.call(Method::GET, "/function/late").send());
+    // The replica turns ready once the call has found none and is polling for one (its first
+    // lookup on the way in, one under the start lock, then the polls).
+    let lookups = &server.provider.endpoint_lookups;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while lookups.load(std::sync::atomic::Ordering::Relaxed) < 3 {
+        assert!(
+            Instant::now() < deadline && !call.is_finished(),
+            "the call never waited for a replica"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(!call.is_finished());
+    server.provider.set_endpoints("late", &[upstream.address]);
+    let response = call.await.unwrap().unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(waited >= Duration::from_millis(150), "{waited:?}");
-    assert!(waited < Duration::from_millis(1500), "{waited:?}");
+    assert_eq!(upstream.calls(), 1);
 }
 
 #[tokio::test]
@@ -649,8 +650,8 @@ async fn logs_follow_streams_new_lines() {
     let mut stream = response.bytes_stream();
     let mut buffer = Vec::new();
     assert_eq!(next_line(&mut stream, &mut buffer).await["text"], "old");
-    // The stream stays open: a line written now arrives.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The stream stays open: a line written now arrives (the follower subscribed to live
+    // lines before the stored ones were sent, so no wait is needed).
     server
         .provider
         .push_live_log(common::log_line("echo", "new"));
