@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{replica_pids, replicas_of_data_dir, Faasd};
@@ -63,9 +65,11 @@ async fn calls_keep_succeeding_once_a_killed_replica_is_replaced() {
 
     let before = replica_pids(faasd.pid());
     assert_eq!(before.len(), 2, "{before:?}");
+    let succeeded = Arc::new(AtomicUsize::new(0));
     let load = {
         let client = faasd.client.clone();
         let url = faasd.url("/function/echo");
+        let succeeded = succeeded.clone();
         tokio::spawn(async move {
             let mut failures_after_recovery = 0;
             let mut ok = 0;
@@ -75,6 +79,7 @@ async fn calls_keep_succeeding_once_a_killed_replica_is_replaced() {
                 let good = matches!(&response, Ok(r) if r.status() == 200);
                 if good {
                     ok += 1;
+                    succeeded.fetch_add(1, Ordering::Relaxed);
                 } else if started.elapsed() > Duration::from_secs(2) {
                     failures_after_recovery += 1;
                 }
@@ -82,7 +87,15 @@ async fn calls_keep_succeeding_once_a_killed_replica_is_replaced() {
             (ok, failures_after_recovery)
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The replica is killed while calls are flowing: once some have succeeded.
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while succeeded.load(Ordering::Relaxed) < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "calls were not flowing before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     std::process::Command::new("kill")
         .args(["-9", &before[0].to_string()])
         .status()
@@ -115,7 +128,16 @@ async fn sigterm_finishes_in_flight_calls_and_stops_replicas() {
             (response.status().as_u16(), response.text().await.unwrap())
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // SIGTERM once the call is in flight (the gateway counts it; it takes 1 s).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let in_flight = "gateway_function_invocation_inflight{function_name=\"slow.openfaas-fn\"}";
+    while faasd.metric(in_flight).await != Some(1.0) {
+        assert!(
+            Instant::now() < deadline && !call.is_finished(),
+            "the call was never in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     faasd.signal("TERM");
     assert_eq!(call.await.unwrap(), (200, "finished\n".to_string()));
     assert_eq!(faasd.wait_exit(Duration::from_secs(20)), Some(0));
