@@ -254,21 +254,32 @@ fn invoke_flags_and_async() {
         .run_stdin(&["invoke", "signed", "--sign", "Hmac"], b"x")
         .fails();
     assert!(err.contains("both --sign"), "{err}");
-    let run = project.run_stdin(&["invoke", "req", "--async"], b"x");
-    // The async route may not exist yet in faasd: either way the CLI must say what happened.
-    if run.success() {
-        assert!(
-            run.stderr().contains("submitted asynchronously"),
-            "{}",
-            run.stderr()
-        );
-    } else {
-        assert!(
-            run.stderr().contains("asynchronous calls"),
-            "{}",
-            run.stderr()
-        );
-    }
+    // --async: queued (202), run by the queue worker, its answer posted to the callback.
+    let receiver = faas_testkit::CallbackReceiver::start();
+    let callback_url = receiver.url();
+    let run = project.run_stdin(
+        &[
+            "invoke",
+            "req",
+            "--async",
+            "-H",
+            "X-Test=queued",
+            "--callback-url",
+            &callback_url,
+        ],
+        b"x",
+    );
+    let stderr = run.ok().stderr();
+    assert!(stderr.contains("submitted asynchronously"), "{stderr}");
+    let callback = receiver.wait(Duration::from_secs(60));
+    assert_eq!(callback.method, "POST");
+    assert_eq!(callback.headers["x-function-name"], "req");
+    assert_eq!(callback.headers["x-function-status"], "200");
+    let body = String::from_utf8_lossy(&callback.body);
+    assert!(
+        body.starts_with("POST ") && body.contains(" queued "),
+        "{body}"
+    );
 }
 
 #[test]

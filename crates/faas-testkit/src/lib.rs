@@ -1,17 +1,20 @@
 //! Helpers shared by the integration tests of several crates, so they are written once:
 //! free loopback ports, process liveness from `/proc`, a dependency-free HTTP GET for
 //! polling health endpoints, raw HTTP exchanges (paths sent as written), real servers per
-//! test ([`NatsServer`], [`MqttBroker`]), and the project's Docker Engine
-//! ([`docker::docker_host`]).
+//! test ([`NatsServer`], [`MqttBroker`]), the project's Docker Engine
+//! ([`docker::docker_host`]), and a blocking receiver for asynchronous calls' callbacks
+//! ([`CallbackReceiver`]).
 //!
 //! The policy every test follows: a test never passes by skipping. A tool it needs that is
 //! missing (and cannot be installed by `scripts/test.sh` or the server scripts) fails it with
 //! the reason; a free port taken by someone else before the server binds it is retried on
 //! another port (the servers here do that), never turned into a skip.
 
+mod callbacks;
 pub mod docker;
 mod servers;
 
+pub use callbacks::{Callback, CallbackReceiver};
 pub use servers::{MqttBroker, NatsServer, Registry, ScriptedServer};
 
 use std::io::{Read, Write};
