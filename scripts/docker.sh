@@ -5,7 +5,7 @@
 # images that functions build from (nothing can be pulled here).
 #
 #   scripts/docker.sh install        install docker.io, containerd, runc, busybox-static,
-#                                    docker-registry
+#                                    docker-registry, apache2-utils (htpasswd)
 #                                    (services not enabled: policy-rc.d exits 101 meanwhile)
 #   scripts/docker.sh start [DIR]    start dockerd (idempotent) and build the base images;
 #                                    prints DOCKER_HOST=unix://DIR/docker.sock
@@ -39,6 +39,8 @@ install() {
   command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
   # The registry the image tests push to (scripts/registry.sh), installed here once.
   command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+  # htpasswd, for registries that ask for credentials (scripts/registry.sh with REGISTRY_USER).
+  command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} from Debian's packages"
   # Packages that ship services must not start them: a policy-rc.d that says no (101), only

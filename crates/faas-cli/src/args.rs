@@ -92,6 +92,9 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget the saved credentials of a gateway.
     Logout(LogoutArgs),
+    /// Save a registry's credentials to ./credentials/config.json (Docker's config.json
+    /// format), which push and up use.
+    RegistryLogin(RegistryLoginArgs),
     /// List namespaces.
     #[command(visible_aliases = ["namespace", "ns"])]
     Namespaces(NamespacesArgs),
@@ -174,6 +177,11 @@ pub struct BuildArgs {
     /// Image builds: pull newer versions of the base images first.
     #[arg(long)]
     pub pull: bool,
+    /// Image builds: a named build option of the template (its template.yml's
+    /// `build_options`), whose packages go to the build as ADDITIONAL_PACKAGE (repeatable;
+    /// added to the stack's `build_options`).
+    #[arg(short = 'o', long = "build-option", value_name = "NAME")]
+    pub build_option: Vec<String>,
 }
 
 /// `push`.
@@ -226,6 +234,10 @@ pub struct DeployFlags {
     /// CPU request.
     #[arg(long)]
     pub cpu_request: Option<String>,
+    /// Send the image registry's credentials (from Docker's config.json or
+    /// ./credentials/config.json) as the deployment's registryAuth, for the server's pull.
+    #[arg(short = 'a', long)]
+    pub send_registry_auth: bool,
 }
 
 /// `deploy`.
@@ -618,6 +630,32 @@ pub struct LoginArgs {
 /// `logout`.
 #[derive(Debug, Args)]
 pub struct LogoutArgs {}
+
+/// `registry-login`.
+#[derive(Debug, Args)]
+pub struct RegistryLoginArgs {
+    /// The registry, as image names start with it (e.g. 127.0.0.1:5000 or ghcr.io).
+    #[arg(long, default_value = "https://index.docker.io/v1/")]
+    pub server: String,
+    /// The registry user name.
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// The registry password (prefer --password-stdin).
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(short = 's', long)]
+    pub password_stdin: bool,
+    /// Amazon ECR (not supported here).
+    #[arg(long)]
+    pub ecr: bool,
+    /// AWS account id, with --ecr (not supported here).
+    #[arg(long)]
+    pub account_id: Option<String>,
+    /// AWS region, with --ecr (not supported here).
+    #[arg(long)]
+    pub region: Option<String>,
+}
 
 /// `namespaces`.
 #[derive(Debug, Args)]

@@ -2,7 +2,8 @@
 //! the handler in `./build/NAME/`, built by the `docker` program (the classic builder,
 //! `DOCKER_BUILDKIT=0`, which needs nothing from a registry when the base images are local),
 //! then `docker push` to the registry the image name points at (credentials from Docker's own
-//! `config.json`, as `docker login` leaves them).
+//! `config.json`, as `docker login` leaves them, and `faas-cli registry-login`'s
+//! `./credentials/config.json`).
 //!
 //! Whether `build`, `push`, `up` and `publish` make images or packages: `--artifact image` or
 //! `--artifact package` force it; `auto` (the default) asks the gateway's `/system/info`:
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 
 use crate::context::Context;
+use crate::docker_config;
 use crate::stack::{Function, Stack};
 use crate::templates::Template;
 
@@ -31,11 +33,11 @@ pub enum Artifact {
     Package,
 }
 
-static CHOSEN: OnceLock<Artifact> = OnceLock::new();
+static CHOSEN: OnceLock<(Artifact, String)> = OnceLock::new();
 
 /// Images or packages for this run (decided once, printed once).
 pub fn choose(ctx: &Context, stack: &Stack, flag: Option<Artifact>) -> anyhow::Result<Artifact> {
-    if let Some(chosen) = CHOSEN.get() {
+    if let Some((chosen, _)) = CHOSEN.get() {
         return Ok(*chosen);
     }
     let (chosen, why) = match flag.unwrap_or(Artifact::Auto) {
@@ -43,7 +45,8 @@ pub fn choose(ctx: &Context, stack: &Stack, flag: Option<Artifact>) -> anyhow::R
         Artifact::Package => (Artifact::Package, "--artifact package".to_owned()),
         Artifact::Auto => {
             let Ok(client) = ctx.client(Some(stack)) else {
-                return Ok(*CHOSEN.get_or_init(|| Artifact::Package));
+                let why = "no gateway to ask what it runs".to_owned();
+                return Ok(CHOSEN.get_or_init(|| (Artifact::Package, why)).0);
             };
             let base = client.base().to_owned();
             match orchestration(client) {
@@ -67,7 +70,48 @@ pub fn choose(ctx: &Context, stack: &Stack, flag: Option<Artifact>) -> anyhow::R
         _ => "packages",
     };
     println!("Building {what}: {why} (--artifact image|package to choose).");
-    Ok(*CHOSEN.get_or_init(|| chosen))
+    Ok(CHOSEN.get_or_init(|| (chosen, why)).0)
+}
+
+/// Why this run builds what it builds (empty before [`choose`]).
+fn chosen_because() -> &'static str {
+    CHOSEN.get().map_or("", |(_, why)| why.as_str())
+}
+
+/// The watchdog images of OpenFaaS's own templates: a template whose Dockerfile copies one
+/// runs only as a container image.
+const OPENFAAS_WATCHDOGS: [&str; 2] = ["openfaas/of-watchdog", "openfaas/classic-watchdog"];
+
+/// Refuses, before anything is built, a template that runs only as a container image when
+/// this run makes packages for the process runtime: its package would deploy and then fail
+/// at its first call. OpenFaaS's templates (whose Dockerfile copies OpenFaaS's watchdog) are
+/// such; the `dockerfile` template is, unless the stack gives the function a `fprocess`
+/// (then its folder runs as the package: `package::build` says so when it has none).
+pub fn refuse_container_only(function: &Function, template: &Template) -> anyhow::Result<()> {
+    let Some(dockerfile) = template
+        .files
+        .iter()
+        .find(|f| f.path == Path::new("Dockerfile"))
+    else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&dockerfile.bytes);
+    let Some(watchdog) = text.lines().find_map(|line| {
+        let line = line.trim();
+        if line.starts_with('#') {
+            return None;
+        }
+        line.split_whitespace()
+            .find(|word| OPENFAAS_WATCHDOGS.iter().any(|w| word.contains(w)))
+    }) else {
+        return Ok(());
+    };
+    bail!(
+        "{}: the {} template needs a container: its Dockerfile copies OpenFaaS's watchdog ({watchdog}), so it runs only as an image, and this build makes packages for the process runtime ({}). A package of it would deploy and then fail at its first call. Build it as an image for a gateway that runs containers (faasd --provider docker; --artifact image), or use a rustfaas template of the same language (faas-cli new --list).",
+        function.name,
+        template.name,
+        chosen_because()
+    )
 }
 
 /// `/system/info`'s `orchestration`, asked on a thread of its own (the commands that build
@@ -100,6 +144,67 @@ pub struct ImageOptions<'a> {
     pub verbose: bool,
     /// `--build-arg` pairs (over the stack's `build_args`).
     pub build_args: &'a std::collections::BTreeMap<String, String>,
+    /// `--build-option` names (besides the stack's `build_options`).
+    pub build_options: &'a [String],
+}
+
+/// The build argument OpenFaaS's templates install extra packages from.
+const ADDITIONAL_PACKAGE: &str = "ADDITIONAL_PACKAGE";
+
+/// The build arguments of one image build: the stack's `build_args`, then `--build-arg`,
+/// then the packages of the named build options (the stack's `build_options` and
+/// `--build-option`, looked up in the template's `build_options`) joined with those of any
+/// `ADDITIONAL_PACKAGE` given, as OpenFaaS's faas-cli does.
+pub fn build_args(
+    function: &Function,
+    template: &Template,
+    options: &ImageOptions<'_>,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut args = function.build_args.clone();
+    args.extend(options.build_args.clone());
+    let mut wanted: Vec<&str> = function.build_options.iter().map(String::as_str).collect();
+    wanted.extend(options.build_options.iter().map(String::as_str));
+    if wanted.is_empty() {
+        return Ok(args);
+    }
+    let available: Vec<(String, Vec<String>)> = template
+        .meta
+        .build_options
+        .iter()
+        .filter_map(|option| {
+            let name = option.get("name")?.as_str()?.to_owned();
+            let packages = option
+                .get("packages")
+                .and_then(|p| p.as_array())
+                .map(|p| {
+                    p.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some((name, packages))
+        })
+        .collect();
+    let mut packages: Vec<String> = Vec::new();
+    for name in wanted {
+        let Some((_, more)) = available.iter().find(|(n, _)| n == name) else {
+            let names: Vec<&str> = available.iter().map(|(n, _)| n.as_str()).collect();
+            bail!(
+                "{}: build option {name:?} is not one of the {} template's ({}): see its template.yml's build_options",
+                function.name,
+                template.name,
+                if names.is_empty() { "it has none".to_owned() } else { names.join(", ") }
+            );
+        };
+        packages.extend(more.iter().cloned());
+    }
+    if let Some(given) = args.get(ADDITIONAL_PACKAGE) {
+        packages.extend(given.split_whitespace().map(str::to_owned));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    packages.retain(|p| seen.insert(p.clone()));
+    args.insert(ADDITIONAL_PACKAGE.to_owned(), packages.join(" "));
+    Ok(args)
 }
 
 /// Builds one function's image (or, with `shrinkwrap`, only writes its build context).
@@ -133,12 +238,7 @@ pub fn build(
         .arg(&image)
         .env("DOCKER_BUILDKIT", "0")
         .current_dir(&dir);
-    for (key, value) in &function.build_args {
-        if !options.build_args.contains_key(key) {
-            command.arg("--build-arg").arg(format!("{key}={value}"));
-        }
-    }
-    for (key, value) in options.build_args {
+    for (key, value) in build_args(function, template, options)? {
         command.arg("--build-arg").arg(format!("{key}={value}"));
     }
     if options.no_cache {
@@ -156,11 +256,14 @@ pub fn build(
     Ok(())
 }
 
-/// Pushes the stack's images (`only` when given) to their registries.
+/// Pushes the stack's images (`only` when given) to their registries, with the credentials
+/// of Docker's `config.json` and of `faas-cli registry-login` (see [`crate::docker_config`]).
 pub fn push(
+    ctx: &Context,
     stack: &Stack,
     only: Option<&std::collections::BTreeSet<String>>,
 ) -> anyhow::Result<()> {
+    let config = docker_config::push_config(&ctx.cwd, &ctx.env)?;
     for function in stack.functions.values() {
         if only.is_some_and(|o| !o.contains(&function.name)) {
             continue;
@@ -178,10 +281,45 @@ pub fn push(
         }
         let mut command = Command::new("docker");
         command.arg("push").arg(&image);
-        run_docker(command, false, &format!("pushing {image}"))?;
+        if let Some(config) = &config {
+            command.env("DOCKER_CONFIG", config.dir());
+        }
+        run_docker(command, false, &format!("pushing {image}"))
+            .map_err(|err| explain_push_error(ctx, &image, err))?;
         println!("Pushed {image}.");
     }
     Ok(())
+}
+
+/// A push the registry refused for want of credentials says where credentials come from.
+fn explain_push_error(ctx: &Context, image: &str, err: anyhow::Error) -> anyhow::Error {
+    let text = format!("{err:#}").to_lowercase();
+    let refused = [
+        "no basic auth credentials",
+        "unauthorized",
+        "authentication required",
+        "denied",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle));
+    if !refused {
+        return err;
+    }
+    let registry = docker_config::registry_of(image);
+    let why = if docker_config::has_entry(&ctx.cwd, &ctx.env, registry) {
+        format!("the registry {registry} refused the saved credentials for it")
+    } else {
+        format!(
+            "the registry {registry} asks for credentials and none are saved for it (in {} or {})",
+            docker_config::LOGIN_FILE,
+            docker_config::docker_config_path(&ctx.env)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "~/.docker/config.json".to_owned())
+        )
+    };
+    err.context(format!(
+        "{why}: run `faas-cli registry-login --server {registry} --username USER --password-stdin` (or `docker login {registry}`), then push again"
+    ))
 }
 
 /// Whether an image name starts with a registry host (`host.tld/`, `host:port/`, `localhost/`).
@@ -300,6 +438,42 @@ fn copy_tree(from: &Path, to: &Path, skip: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn build_options_become_additional_packages() {
+        let template: Template = crate::templates::load_embedded("bash").unwrap();
+        let mut template = template;
+        template.meta.build_options = serde_json::from_str(
+            r#"[{"name":"dev","packages":["make","gcc"]},{"name":"x","packages":["gcc","jq"]}]"#,
+        )
+        .unwrap();
+        let mut function = Function {
+            name: "f".into(),
+            build_options: vec!["dev".into()],
+            ..Default::default()
+        };
+        function
+            .build_args
+            .insert("ADDITIONAL_PACKAGE".into(), "curl".into());
+        let given = std::collections::BTreeMap::from([("A".to_owned(), "1".to_owned())]);
+        let flags = ["x".to_owned()];
+        let options = ImageOptions {
+            shrinkwrap: false,
+            no_cache: false,
+            pull: false,
+            verbose: false,
+            build_args: &given,
+            build_options: &flags,
+        };
+        let args = build_args(&function, &template, &options).unwrap();
+        assert_eq!(args["ADDITIONAL_PACKAGE"], "make gcc jq curl");
+        assert_eq!(args["A"], "1");
+        function.build_options = vec!["nope".into()];
+        let err = build_args(&function, &template, &options).unwrap_err();
+        assert!(err.to_string().contains("(dev, x)"), "{err}");
+    }
+
     #[test]
     fn registry_hosts() {
         assert!(super::names_registry("127.0.0.1:5000/hello:latest"));

@@ -12,6 +12,7 @@
 //! - [`context`] — stack file, gateway URL precedence and credentials resolved for a command.
 //! - [`stack`] — stack.yml parsing, `${VAR}` substitution, merging, filters, located errors.
 //! - [`auth_config`] — `config.yml` with saved credentials.
+//! - [`docker_config`] — Docker's `config.json` and `registry-login`'s, for image pushes.
 //! - [`gateway`] — the REST client, with errors that say what to do next.
 //! - [`templates`] — built-in and on-disk templates, `template.yml`.
 //! - [`template_pull`] — `template pull`: a git repository's templates into `./template/`.
@@ -29,6 +30,7 @@ pub mod auth_config;
 pub mod commands;
 pub mod context;
 pub mod crd;
+pub mod docker_config;
 pub mod env;
 pub mod gateway;
 pub mod image_build;

@@ -53,6 +53,54 @@ fn dockerfile_template_needs_fprocess_then_runs_the_folder() {
     project.run(&["remove", "docker-fn"]).ok();
 }
 
+/// OpenFaaS's own templates copy OpenFaaS's watchdog image into theirs: as packages for the
+/// process runtime they would deploy and fail at their first call, so the build refuses them.
+#[test]
+fn an_openfaas_template_is_refused_when_the_gateway_runs_processes() {
+    let faasd = Faasd::start();
+    let project = Project::logged_in(&faasd);
+    project.write(
+        "template/of-go/template.yml",
+        "language: of-go\nfprocess: ./handler\n",
+    );
+    project.write(
+        "template/of-go/Dockerfile",
+        "# The watchdog\nFROM --platform=${TARGETPLATFORM:-linux/amd64} ghcr.io/openfaas/of-watchdog:0.10.7 AS watchdog\nFROM golang:1.22-alpine\nCOPY --from=watchdog /fwatchdog /usr/bin/fwatchdog\nCMD [\"fwatchdog\"]\n",
+    );
+    project.write("template/of-go/function/handler.go", "package function\n");
+    project.write(
+        "hello.yml",
+        "version: 1.0\nprovider:\n  name: openfaas\nfunctions:\n  hello:\n    lang: of-go\n    handler: ./hello\n    image: hello:latest\n",
+    );
+    project.write("hello/handler.go", "package function\n");
+    let err = project.run(&["up", "-f", "hello.yml"]).fails();
+    assert!(
+        err.contains("the of-go template needs a container"),
+        "{err}"
+    );
+    assert!(err.contains("ghcr.io/openfaas/of-watchdog:0.10.7"), "{err}");
+    assert!(err.contains("runs processes"), "{err}");
+    assert!(!project.path().join("build/hello.tar.gz").exists());
+    let list = project.run(&["list", "-q"]).ok().stdout();
+    assert!(!list.contains("hello"), "deployed anyway: {list}");
+    // Forced packages are refused the same way; an image build is not.
+    let err = project
+        .run(&["build", "-f", "hello.yml", "--artifact", "package"])
+        .fails();
+    assert!(err.contains("(--artifact package)"), "{err}");
+    project
+        .run(&[
+            "build",
+            "-f",
+            "hello.yml",
+            "--artifact",
+            "image",
+            "--shrinkwrap",
+        ])
+        .ok();
+    assert!(project.path().join("build/hello/Dockerfile").is_file());
+}
+
 #[test]
 fn store_functions_deploy_and_answer() {
     let faasd = Faasd::start();

@@ -105,3 +105,144 @@ fn the_dockerfile_template_builds_pushes_and_runs_as_an_image() {
         .fails();
     assert!(err.contains("building") && err.contains("failed"), "{err}");
 }
+
+#[test]
+fn push_to_a_registry_that_asks_for_credentials_uses_registry_login() {
+    let registry = Registry::start_with_auth("alice", "s3cret").unwrap();
+    let host = registry.host();
+    let mut project = Project::new("http://127.0.0.1:9");
+    let docker_config = project.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    project.extra_env.extend([
+        ("DOCKER_HOST".to_owned(), docker_host()),
+        // Docker's own config.json is empty: no credentials but registry-login's.
+        (
+            "DOCKER_CONFIG".to_owned(),
+            docker_config.display().to_string(),
+        ),
+    ]);
+    project
+        .run(&["new", "--lang", "dockerfile", "private", "--prefix", &host])
+        .ok();
+    let image = format!("{host}/private:latest");
+    project
+        .run(&[
+            "build",
+            "-f",
+            "private.yml",
+            "--artifact",
+            "image",
+            "--build-arg",
+            "BASE_IMAGE=rustfaas/busybox:latest",
+        ])
+        .ok();
+
+    let push = ["push", "-f", "private.yml", "--artifact", "image"];
+    let err = project.run(&push).fails();
+    assert!(
+        err.contains(&format!("the registry {host} asks for credentials")),
+        "{err}"
+    );
+    assert!(err.contains("faas-cli registry-login --server"), "{err}");
+
+    // Wrong credentials are refused, and the message says the saved ones were refused.
+    project
+        .run_stdin(
+            &[
+                "registry-login",
+                "--server",
+                &host,
+                "-u",
+                "alice",
+                "--password-stdin",
+            ],
+            b"wrong\n",
+        )
+        .ok();
+    let err = project.run(&push).fails();
+    assert!(err.contains("refused the saved credentials"), "{err}");
+
+    let out = project
+        .run_stdin(
+            &[
+                "registry-login",
+                "--server",
+                &host,
+                "-u",
+                "alice",
+                "--password-stdin",
+            ],
+            b"s3cret\n",
+        )
+        .ok()
+        .stdout();
+    assert!(out.contains("Wrote ./credentials/config.json"), "{out}");
+    let file = project.path().join("credentials/config.json");
+    let mode = std::fs::metadata(&file).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["auths"][&host]["auth"], "YWxpY2U6czNjcmV0");
+
+    let out = project.run(&push).ok().stdout();
+    assert!(out.contains(&format!("Pushed {image}")), "{out}");
+    // Docker's own config.json was not touched.
+    assert!(!docker_config.join("config.json").exists());
+    docker(&["rmi", &image]);
+
+    let err = project
+        .run(&[
+            "registry-login",
+            "--ecr",
+            "--account-id",
+            "1",
+            "--region",
+            "x",
+        ])
+        .fails();
+    assert!(err.contains("not supported"), "{err}");
+}
+
+/// OpenFaaS's `build_options`: named package lists in template.yml, picked by the stack's
+/// `build_options` or `--build-option`, reach the build as ADDITIONAL_PACKAGE (with any
+/// ADDITIONAL_PACKAGE build argument).
+#[test]
+fn build_options_reach_the_image_build_as_additional_packages() {
+    let mut project = Project::new("http://127.0.0.1:9");
+    project
+        .extra_env
+        .push(("DOCKER_HOST".to_owned(), docker_host()));
+    project.write(
+        "template/withopts/template.yml",
+        "language: withopts\nfprocess: cat /home/app/packages.txt\nbuild_options:\n  - name: dev\n    packages: [make, gcc]\n  - name: tls\n    packages: [ca-certificates, gcc]\n",
+    );
+    project.write(
+        "template/withopts/Dockerfile",
+        "ARG WATCHDOG_IMAGE=rustfaas/watchdog:latest\nFROM ${WATCHDOG_IMAGE} AS watchdog\nFROM rustfaas/busybox:latest\nARG ADDITIONAL_PACKAGE\n# A real template runs its package manager here (apk add / apt-get install).\nRUN echo \"packages: ${ADDITIONAL_PACKAGE}\" > /home/app/packages.txt\nCOPY --from=watchdog /fwatchdog /usr/bin/fwatchdog\nENV fprocess=\"cat /home/app/packages.txt\"\nCMD [\"fwatchdog\"]\n",
+    );
+    project.write("template/withopts/function/README", "handler\n");
+    project.write("opts/README", "handler\n");
+    let image = "rustfaas-test/withopts:latest";
+    project.write(
+        "opts.yml",
+        &format!("version: 1.0\nprovider:\n  name: openfaas\nfunctions:\n  opts:\n    lang: withopts\n    handler: ./opts\n    image: {image}\n    build_options: [dev]\n    build_args:\n      ADDITIONAL_PACKAGE: curl\n"),
+    );
+    let build = |extra: &[&str]| {
+        let mut args = vec!["build", "-f", "opts.yml", "--artifact", "image"];
+        args.extend_from_slice(extra);
+        project.run(&args)
+    };
+    build(&["--build-option", "tls"]).ok();
+    let packages = docker(&["run", "--rm", image, "cat", "/home/app/packages.txt"]);
+    assert_eq!(packages.trim(), "packages: make gcc ca-certificates curl");
+
+    let err = build(&["--build-option", "nope"]).fails();
+    assert!(
+        err.contains("build option \"nope\" is not one of the withopts template's (dev, tls)"),
+        "{err}"
+    );
+    docker(&["rmi", image]);
+}

@@ -249,8 +249,13 @@ impl Engine {
         }
     }
 
-    /// Pulls an image, up to `limit`.
-    pub(crate) async fn pull(&self, name: &str, limit: Duration) -> Result<(), ProviderError> {
+    /// Pulls an image, up to `limit`, with the registry's credentials when given.
+    pub(crate) async fn pull(
+        &self,
+        name: &str,
+        limit: Duration,
+        credentials: Option<bollard::auth::DockerCredentials>,
+    ) -> Result<(), ProviderError> {
         let client = self.client().await?;
         let options = CreateImageOptions {
             from_image: Some(name.to_owned()),
@@ -258,7 +263,7 @@ impl Engine {
             ..Default::default()
         };
         let pulling = async {
-            let mut progress = client.create_image(Some(options), None, None);
+            let mut progress = client.create_image(Some(options), None, credentials);
             while let Some(step) = progress.next().await {
                 step.map_err(|e| self.error(&format!("pull {name}"), e))?;
             }

@@ -23,6 +23,7 @@ mod logs;
 mod package_build;
 mod quantity;
 mod records;
+mod registry_auth;
 mod spec;
 mod usage;
 
@@ -88,6 +89,9 @@ pub struct DockerConfig {
     pub image_pull: ImagePull,
     /// How long one pull may take.
     pub pull_timeout: Duration,
+    /// A Docker `config.json` whose `auths` entries pulls use when the deployment has no
+    /// `registryAuth`; `None`: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    pub registry_config: Option<PathBuf>,
 }
 
 /// What the provider and its functions' tasks share.
@@ -218,8 +222,13 @@ impl DockerProvider {
         Ok(())
     }
 
-    /// The image's id and the user to run it as, pulling it as the policy says.
-    async fn resolve_image(&self, image: &str) -> Result<(String, String), ProviderError> {
+    /// The image's id and the user to run it as, pulling it as the policy says (with the
+    /// deployment's `registryAuth`, else the Docker config's credentials for its registry).
+    async fn resolve_image(
+        &self,
+        image: &str,
+        registry_auth: Option<&str>,
+    ) -> Result<(String, String), ProviderError> {
         let engine = &self.shared.engine;
         let config = &self.shared.config;
         let found = match config.image_pull {
@@ -234,13 +243,26 @@ impl DockerProvider {
                 )))
             }
             None => {
+                let credentials = registry_auth::for_pull(
+                    image,
+                    registry_auth,
+                    config.registry_config.as_deref(),
+                )?;
+                let with = if registry_auth.is_some_and(|a| !a.trim().is_empty()) {
+                    " with the deployment's registryAuth"
+                } else if credentials.is_some() {
+                    " with the Docker config's credentials"
+                } else {
+                    ""
+                };
                 engine
-                    .pull(image, config.pull_timeout)
+                    .pull(image, config.pull_timeout, credentials)
                     .await
                     .map_err(|err| match err {
                         ProviderError::Unavailable(_) if !err.to_string().contains("took longer") => err,
                         err => ProviderError::Invalid(format!(
-                            "image {image} is not in the Docker Engine and cannot be pulled: {err}"
+                            "image {image} cannot be pulled from {}{with}: {err}",
+                            registry_auth::registry_of(image)
                         )),
                     })?;
                 engine.image(image).await?.ok_or_else(|| {
@@ -281,7 +303,12 @@ impl DockerProvider {
             None => previous.map_or(1, |p| p.replicas),
         };
         self.check_replicas(replicas)?;
-        let (image_id, user) = self.resolve_image(&request.image).await?;
+        let (image_id, user) = self
+            .resolve_image(&request.image, request.registry_auth.as_deref())
+            .await?;
+        // The credentials served their pull: they are not kept in the record.
+        let mut request = request;
+        request.registry_auth = None;
         let record = FunctionRecord {
             deployment: request,
             created_at: previous.map_or_else(Utc::now, |p| p.created_at),

@@ -37,6 +37,7 @@ impl Harness {
             ready_timeout: Duration::from_secs(20),
             image_pull,
             pull_timeout: Duration::from_secs(20),
+            registry_config: None,
         })
         .await
         .unwrap();

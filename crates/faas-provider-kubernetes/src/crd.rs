@@ -122,6 +122,7 @@ impl FunctionSpec {
             limits: resources(self.limits.as_ref()),
             requests: resources(self.requests.as_ref()),
             read_only_root_filesystem: self.read_only_root_filesystem.unwrap_or(false),
+            registry_auth: None,
         }
     }
 

@@ -635,6 +635,8 @@ impl Drop for ProcessProvider {
 impl Provider for ProcessProvider {
     async fn deploy(&self, mut request: FunctionDeployment) -> Result<(), ProviderError> {
         request.validate()?;
+        // Packages are not pulled from registries: registry credentials are not kept.
+        request.registry_auth = None;
         let namespace = request.namespace_or_default().to_owned();
         request.namespace = Some(namespace.clone());
         let _changes = self.changes.lock().await;
@@ -667,6 +669,7 @@ impl Provider for ProcessProvider {
 
     async fn update(&self, mut request: FunctionDeployment) -> Result<(), ProviderError> {
         request.validate()?;
+        request.registry_auth = None;
         let namespace = request.namespace_or_default().to_owned();
         request.namespace = Some(namespace.clone());
         let _changes = self.changes.lock().await;

@@ -13,6 +13,8 @@ pub struct ScriptedServer {
     scheme: &'static str,
     port: u16,
     dir: PathBuf,
+    /// Environment for the script (e.g. the registry's user and password).
+    env: Vec<(&'static str, String)>,
 }
 
 impl ScriptedServer {
@@ -21,6 +23,16 @@ impl ScriptedServer {
         script: &'static str,
         pid_name: &'static str,
         scheme: &'static str,
+    ) -> Result<ScriptedServer, String> {
+        Self::start_with(script, pid_name, scheme, Vec::new())
+    }
+
+    /// Starts it with `env` set for the script.
+    fn start_with(
+        script: &'static str,
+        pid_name: &'static str,
+        scheme: &'static str,
+        env: Vec<(&'static str, String)>,
     ) -> Result<ScriptedServer, String> {
         let mut tries = 0;
         loop {
@@ -34,6 +46,7 @@ impl ScriptedServer {
                 scheme,
                 port,
                 dir,
+                env: env.clone(),
             };
             match server.run("start") {
                 Ok(()) => return Ok(server),
@@ -53,6 +66,7 @@ impl ScriptedServer {
             .arg(action)
             .arg(self.port.to_string())
             .arg(&self.dir)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .map_err(|err| format!("cannot run scripts/{}: {err}", self.script))?;
         if output.status.success() {
@@ -171,6 +185,16 @@ impl Registry {
     /// Starts one, or says why it cannot (docker-registry missing and not installable).
     pub fn start() -> Result<Registry, String> {
         ScriptedServer::start("registry.sh", "docker-registry", "http").map(Registry)
+    }
+
+    /// Starts one that asks for HTTP basic auth with this one user (an htpasswd file of the
+    /// test's own, written by the script), or says why it cannot.
+    pub fn start_with_auth(user: &str, password: &str) -> Result<Registry, String> {
+        let env = vec![
+            ("REGISTRY_USER", user.to_owned()),
+            ("REGISTRY_PASSWORD", password.to_owned()),
+        ];
+        ScriptedServer::start_with("registry.sh", "docker-registry", "http", env).map(Registry)
     }
 
     /// `127.0.0.1:PORT`, the prefix of image names in it.

@@ -65,6 +65,15 @@ pub struct FunctionDeployment {
         skip_serializing_if = "nullable::is_false"
     )]
     pub read_only_root_filesystem: bool,
+    /// Base64 of `user:password` for pulling `image` from a registry that asks for
+    /// credentials (OpenFaaS's `registryAuth`, as `faas-cli deploy --send-registry-auth`
+    /// sends it). Providers that pull images use it for the pull and do not keep it.
+    #[serde(
+        default,
+        deserialize_with = "nullable::empty_as_none",
+        skip_serializing_if = "nullable::is_none_or_empty"
+    )]
+    pub registry_auth: Option<String>,
 }
 
 impl FunctionDeployment {
@@ -308,6 +317,7 @@ impl From<FunctionStatus> for FunctionDeployment {
             limits: s.limits,
             requests: s.requests,
             read_only_root_filesystem: s.read_only_root_filesystem,
+            registry_auth: None,
         }
     }
 }

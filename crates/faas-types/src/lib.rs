@@ -7,7 +7,7 @@
 //! ([`validate`]). It does no I/O.
 //!
 //! Decoding follows Go's habits: `null` means "absent" for every field, unknown fields
-//! (and the retired `registryAuth` and `network`) are ignored, and empty optional fields
+//! (and the retired `network`) are ignored, and empty optional fields
 //! are left out when encoding, as Go's `omitempty` does.
 //!
 //! Modules, in the order a deployment meets them:

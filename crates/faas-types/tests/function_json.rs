@@ -93,6 +93,7 @@ fn full_deployment_round_trips_in_go_field_order() {
             ..Default::default()
         }),
         read_only_root_filesystem: true,
+        registry_auth: Some("dXNlcjpwYXNz".into()),
     };
     let json = serde_json::to_string(&d).unwrap();
     assert_eq!(
@@ -103,7 +104,8 @@ fn full_deployment_round_trips_in_go_field_order() {
             r#""constraints":["node.platform.os == linux"],"secrets":["api-key"],"#,
             r#""labels":{"com.openfaas.scale.zero":"true"},"annotations":{"topic":"payments"},"#,
             r#""limits":{"memory":"128Mi","cpu":"500m","nvidia.com/gpu":"1"},"#,
-            r#""requests":{"memory":"64Mi"},"readOnlyRootFilesystem":true}"#
+            r#""requests":{"memory":"64Mi"},"readOnlyRootFilesystem":true,"#,
+            r#""registryAuth":"dXNlcjpwYXNz"}"#
         )
     );
     let back: FunctionDeployment = serde_json::from_str(&json).unwrap();

@@ -69,6 +69,11 @@ pub struct Args {
     /// When `--provider docker` pulls images: `always`, `missing` (default) or `never`.
     #[arg(long, env = "FAASD_IMAGE_PULL")]
     pub image_pull: Option<String>,
+    /// With `--provider docker`: the Docker `config.json` whose `auths` pulls use when a
+    /// deployment has no `registryAuth` (default: `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`, as `docker login` writes them).
+    #[arg(long, env = "FAASD_DOCKER_CONFIG")]
+    pub docker_config: Option<PathBuf>,
     /// With `--provider kubernetes`: `NAMESPACE/NAME` of a Lease that elects the one server
     /// replica running the autoscaler (for several replicas behind one Service).
     #[arg(long, env = "FAASD_AUTOSCALER_LEASE")]
@@ -195,6 +200,7 @@ pub struct FileConfig {
     pub operator: Option<bool>,
     pub docker_host: Option<String>,
     pub image_pull: Option<String>,
+    pub docker_config: Option<PathBuf>,
     pub autoscaler_lease: Option<String>,
     pub autoscaler_peers: Option<String>,
     pub autoscaler_peers_service: Option<String>,
@@ -298,6 +304,8 @@ pub enum ProviderChoice {
     Docker {
         host: Option<String>,
         image_pull: String,
+        /// The Docker config.json with registry credentials (`None`: Docker's default).
+        docker_config: Option<PathBuf>,
     },
 }
 
@@ -393,6 +401,7 @@ impl Config {
             s.autoscaler_lease,
             s.image_pull,
             s.docker_host,
+            s.docker_config,
         )?;
         let watchdog = match (s.watchdog, &provider) {
             (Some(path), _) => path,
@@ -501,6 +510,7 @@ fn overlay(args: Args, file: FileConfig) -> (LimitArgs, FileConfig) {
         operator: args.operator.or(file.operator),
         docker_host: args.docker_host.or(file.docker_host),
         image_pull: args.image_pull.or(file.image_pull),
+        docker_config: args.docker_config.or(file.docker_config),
         autoscaler_lease: args.autoscaler_lease.or(file.autoscaler_lease),
         autoscaler_peers: args.autoscaler_peers.or(file.autoscaler_peers),
         autoscaler_peers_service: args
@@ -550,6 +560,7 @@ fn provider_choice(
     lease: Option<String>,
     image_pull: Option<String>,
     docker_host: Option<String>,
+    docker_config: Option<PathBuf>,
 ) -> Result<ProviderChoice, ConfigError> {
     let provider = provider.unwrap_or_else(|| "process".to_string());
     Ok(match provider.as_str() {
@@ -572,6 +583,7 @@ fn provider_choice(
             ProviderChoice::Docker {
                 host: docker_host.filter(|h| !h.is_empty()),
                 image_pull,
+                docker_config,
             }
         }
         _ => return Err(ConfigError::UnknownProvider(provider)),
@@ -1140,7 +1152,8 @@ mod tests {
             config.provider,
             ProviderChoice::Docker {
                 host: Some("unix:///tmp/d.sock".to_owned()),
-                image_pull: "missing".to_owned()
+                image_pull: "missing".to_owned(),
+                docker_config: None,
             }
         );
         let err =

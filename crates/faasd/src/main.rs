@@ -277,7 +277,11 @@ async fn open_provider(
             "this faasd was built without the kubernetes provider: rebuild with `--features kubernetes`"
         ),
         #[cfg(feature = "docker")]
-        ProviderChoice::Docker { host, image_pull } => {
+        ProviderChoice::Docker {
+            host,
+            image_pull,
+            docker_config,
+        } => {
             faas_provider_docker::DockerProvider::open(faas_provider_docker::DockerConfig {
                 data_dir: config.data_dir.clone(),
                 docker_host: host.clone(),
@@ -285,6 +289,7 @@ async fn open_provider(
                 ready_timeout: Duration::from_secs(30),
                 image_pull: image_pull.parse().map_err(|e: String| anyhow::anyhow!(e))?,
                 pull_timeout: Duration::from_secs(300),
+                registry_config: docker_config.clone(),
             })
             .await
             .context("cannot open the docker provider")?

@@ -142,14 +142,17 @@ pub fn build_stack(
             pull: args.pull,
             verbose: args.verbose,
             build_args: &options.build_args,
+            build_options: &args.build_option,
         };
         for (_, function, template) in &jobs {
             image_build::build(&ctx.cwd, function, template, &images)?;
         }
         return Ok(Vec::new());
     }
-    // A missing toolchain is reported before any function is built.
+    // A template that runs only as an image, and a missing toolchain, are reported before
+    // any function is built.
     for (_, function, template) in &jobs {
+        image_build::refuse_container_only(function, template)?;
         package::check_toolchain(&ctx.cwd, function, template, &options)?;
     }
     options.toolchain_checked = true;
@@ -289,7 +292,7 @@ pub async fn push_stack(
     only: Option<&BTreeSet<String>>,
 ) -> anyhow::Result<()> {
     if image_build::choose(ctx, stack, None)? == Artifact::Image {
-        return image_build::push(stack, only);
+        return image_build::push(ctx, stack, only);
     }
     for function in stack.functions.values() {
         if only.is_some_and(|o| !o.contains(&function.name)) {

@@ -120,6 +120,11 @@ pub fn deployment(
         .namespace
         .clone()
         .or_else(|| ctx.namespace().map(str::to_owned));
+    let registry_auth = if flags.send_registry_auth {
+        Some(registry_auth_for(ctx, &image_of(function))?)
+    } else {
+        None
+    };
     Ok(FunctionDeployment {
         service: function.name.clone(),
         image: image_of(function),
@@ -141,6 +146,18 @@ pub fn deployment(
             &flags.memory_request,
         ),
         read_only_root_filesystem: function.readonly_root_filesystem || flags.readonly,
+        registry_auth,
+    })
+}
+
+/// `--send-registry-auth`: the image registry's credentials, base64 of `user:password`.
+fn registry_auth_for(ctx: &Context, image: &str) -> anyhow::Result<String> {
+    let registry = crate::docker_config::registry_of(image);
+    crate::docker_config::registry_auth(&ctx.cwd, &ctx.env, registry)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "--send-registry-auth: no credentials for {registry} (the registry of {image}) in ./{} or Docker's config.json: run `faas-cli registry-login --server {registry} --username USER --password-stdin` first",
+            crate::docker_config::LOGIN_FILE
+        )
     })
 }
 

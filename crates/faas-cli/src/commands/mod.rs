@@ -20,6 +20,7 @@ pub mod invoke;
 pub mod local_run;
 pub mod logs;
 pub mod new;
+pub mod registry;
 pub mod secret;
 pub mod store;
 pub mod system;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli, env: CliEnv, cwd: PathBuf) -> anyhow::Result<()> {
         Command::Template(args) => template::run(&ctx, args).await,
         Command::Login(args) => auth::login(&ctx, args).await,
         Command::Logout(args) => auth::logout(&ctx, args),
+        Command::RegistryLogin(args) => registry::login(&ctx, args),
         Command::Namespaces(args) => system::namespaces(&ctx, args).await,
         Command::Version(args) => system::version(&ctx, args).await,
         Command::Ready(args) => system::ready(&ctx, args).await,
