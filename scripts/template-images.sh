@@ -212,19 +212,17 @@ node_image() {
     node=$(readlink -f "$node")
     cp "$node" "$fs/usr/local/bin/node"
     libraries "$fs" "$node"
-    # npm (a node program) with the modules it loads: Debian puts them in /usr/share/nodejs.
+    # npm (a node program) with the modules it loads: its own folder (nodejs.org's and
+    # NodeSource's /usr/lib/node_modules/npm), or Debian's /usr/share/nodejs.
     local npm
     npm=$(command -v npm || true)
     if [ -n "$npm" ]; then
       npm=$(readlink -f "$npm")
-      case $npm in
-        /usr/share/nodejs/*)
-          mkdir -p "$fs/usr/share"
-          cp -a /usr/share/nodejs "$fs/usr/share/nodejs"
-          [ -d /usr/lib/nodejs ] && mkdir -p "$fs/usr/lib" && cp -a /usr/lib/nodejs "$fs/usr/lib/nodejs"
-          ;;
-        *) mkdir -p "$fs$(dirname "$(dirname "$npm")")" && cp -a "$(dirname "$(dirname "$npm")")" "$fs$(dirname "$(dirname "$npm")")/" ;;
-      esac
+      local pkg
+      pkg=$(dirname "$(dirname "$npm")")
+      case $pkg in /usr/share/nodejs/*) pkg=/usr/share/nodejs ;; esac
+      mkdir -p "$fs$(dirname "$pkg")"
+      cp -a "$pkg" "$fs$pkg"
       ln -sf "$npm" "$fs/usr/local/bin/npm"
     fi
     printf 'node:x:1000:1000:node:/home/node:/bin/sh\n' >>"$fs/etc/passwd"
@@ -232,7 +230,8 @@ node_image() {
     mkdir -p "$fs/home/node"
     chown 1000:1000 "$fs/home/node"
     import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      'ENV NODE_PATH=/usr/share/nodejs:/usr/lib/nodejs' 'CMD ["node"]'
+      'ENV npm_config_update_notifier=false' 'ENV npm_config_audit=false' 'ENV npm_config_fund=false' \
+      'CMD ["node"]'
     say "built $tag (node $node${npm:+, npm $npm})"
   fi
   echo "$tag"
@@ -248,14 +247,15 @@ java_image() {
   if ! present "$tag"; then
     local fs="$work/java"
     rootfs "$fs"
-    mkdir -p "$fs/opt"
-    # The JDK without its sources, docs, man pages and demos (links followed: Debian links
-    # its configuration from /etc).
-    (cd "$home" && tar -c --dereference --exclude=./lib/src.zip --exclude=./man --exclude=./demo --exclude=./docs .) |
-      (mkdir -p "$fs/opt/java" && tar -C "$fs/opt/java" -x)
+    # The JDK at eclipse-temurin's path, without its sources, jmods (jlink's), man pages and
+    # demos (links followed: Debian links its configuration from /etc).
+    mkdir -p "$fs/opt/java/openjdk"
+    (cd "$home" && tar -c --dereference --exclude=./lib/src.zip --exclude=./jmods --exclude=./man \
+      --exclude=./demo --exclude=./docs .) | tar -C "$fs/opt/java/openjdk" -x
     libraries "$fs" "$home"/bin/* "$home"/lib/*.so "$home"/lib/server/*.so
-    import "$fs" "$tag" 'ENV JAVA_HOME=/opt/java' \
-      'ENV PATH=/opt/java/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["jshell"]'
+    import "$fs" "$tag" 'ENV JAVA_HOME=/opt/java/openjdk' \
+      'ENV PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      'CMD ["jshell"]'
     say "built $tag (JDK from $home)"
   fi
   echo "$tag"

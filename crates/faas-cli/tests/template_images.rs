@@ -163,3 +163,33 @@ fn a_go_build_on_a_missing_base_image_says_so() {
     assert!(err.contains("FROM ${GO_IMAGE}"), "{err}");
     assert!(err.contains("127.0.0.1:9"), "{err}");
 }
+
+/// node20 as an image on the machine's Node.js (node, npm and their libraries): npm install
+/// of the handler's package.json at build time (no dependencies: nothing fetched), the
+/// handler's echo through of-watchdog http mode, run as user node.
+#[test]
+fn the_node20_template_answers_as_an_image() {
+    let project = project();
+    let args = [format!("NODE_IMAGE={}", template_base_image("node"))];
+    new_and_build(&project, "node20", "echo", &[], &args);
+    let user = docker(&["inspect", "--format", "{{.Config.User}}", "echo:latest"]);
+    assert_eq!(
+        user.trim(),
+        "node",
+        "the function runs as the template's user"
+    );
+    let container = Container::run("echo:latest");
+    assert_eq!(container.call_until("POST", "hello", 200), "hello");
+}
+
+/// java17 as an image: compiled with the machine's JDK by the template's build.sh in the
+/// build stage, run on it (JRE_IMAGE) with the JDK's HTTP server behind of-watchdog.
+#[test]
+fn the_java17_template_answers_as_an_image() {
+    let project = project();
+    let jdk = template_base_image("java");
+    let args = [format!("JDK_IMAGE={jdk}"), format!("JRE_IMAGE={jdk}")];
+    new_and_build(&project, "java17", "hellojava", &[], &args);
+    let container = Container::run("hellojava:latest");
+    assert_eq!(container.call_until("POST", "hello", 200), "Hello, world!");
+}
