@@ -164,61 +164,10 @@ async fn serve(
             Ok(respond(StatusCode::OK, &replaced))
         }
         ("PUT" | "PATCH", Some(name), Some("status")) if kind.status_subresource => {
-            let body = parse_body(&body)?;
-            let mut store = shared.lock();
-            let current = store
-                .get(kind, &namespace, name)
-                .cloned()
-                .ok_or_else(|| status::not_found(kind, name))?;
-            let new_status = if method == Method::PUT {
-                body["status"].clone()
-            } else {
-                check_patch_type(headers)?;
-                let mut object = current;
-                crate::store::merge_patch(&mut object, &body);
-                object["status"].clone()
-            };
-            Ok(respond(
-                StatusCode::OK,
-                &store.write_status(kind, &namespace, name, new_status)?,
-            ))
+            write_status(shared, method, headers, kind, &namespace, name, &body)
         }
         ("PUT" | "PATCH", Some(name), Some("scale")) if std::ptr::eq(kind, &kinds::DEPLOYMENTS) => {
-            let body = parse_body(&body)?;
-            let mut store = shared.lock();
-            let current = store
-                .get(kind, &namespace, name)
-                .cloned()
-                .ok_or_else(|| status::not_found(kind, name))?;
-            let mut scale = scale_of(&current);
-            if method == Method::PUT {
-                scale = body;
-            } else {
-                check_patch_type(headers)?;
-                crate::store::merge_patch(&mut scale, &body);
-            }
-            let replicas = scale
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            if replicas < 0 {
-                return Err(status::invalid(
-                    &SCALE,
-                    name,
-                    &[status::FieldError::invalid(
-                        "spec.replicas",
-                        &json!(replicas),
-                        "must be greater than or equal to 0",
-                    )],
-                ));
-            }
-            let updated = store.patch(
-                kind,
-                &namespace,
-                name,
-                &json!({"spec": {"replicas": replicas}}),
-            )?;
-            Ok(respond(StatusCode::OK, &scale_of(&updated)))
+            write_scale(shared, method, headers, kind, &namespace, name, &body)
         }
         ("PATCH", Some(name), None) => {
             check_patch_type(headers)?;
@@ -236,6 +185,83 @@ async fn serve(
             sub.map(|s| format!("/{s}")).unwrap_or_default()
         ))),
     }
+}
+
+/// PUT or PATCH of an object's `status` subresource: only its status changes.
+fn write_status(
+    shared: &Arc<Shared>,
+    method: &Method,
+    headers: &HeaderMap,
+    kind: &'static Kind,
+    namespace: &str,
+    name: &str,
+    body: &Bytes,
+) -> Result<Response, Failure> {
+    let body = parse_body(body)?;
+    let mut store = shared.lock();
+    let current = store
+        .get(kind, namespace, name)
+        .cloned()
+        .ok_or_else(|| status::not_found(kind, name))?;
+    let new_status = if method == Method::PUT {
+        body["status"].clone()
+    } else {
+        check_patch_type(headers)?;
+        let mut object = current;
+        crate::store::merge_patch(&mut object, &body);
+        object["status"].clone()
+    };
+    Ok(respond(
+        StatusCode::OK,
+        &store.write_status(kind, namespace, name, new_status)?,
+    ))
+}
+
+/// PUT or PATCH of a Deployment's `scale` subresource: its `spec.replicas`, never negative.
+fn write_scale(
+    shared: &Arc<Shared>,
+    method: &Method,
+    headers: &HeaderMap,
+    kind: &'static Kind,
+    namespace: &str,
+    name: &str,
+    body: &Bytes,
+) -> Result<Response, Failure> {
+    let body = parse_body(body)?;
+    let mut store = shared.lock();
+    let current = store
+        .get(kind, namespace, name)
+        .cloned()
+        .ok_or_else(|| status::not_found(kind, name))?;
+    let mut scale = scale_of(&current);
+    if method == Method::PUT {
+        scale = body;
+    } else {
+        check_patch_type(headers)?;
+        crate::store::merge_patch(&mut scale, &body);
+    }
+    let replicas = scale
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if replicas < 0 {
+        return Err(status::invalid(
+            &SCALE,
+            name,
+            &[status::FieldError::invalid(
+                "spec.replicas",
+                &json!(replicas),
+                "must be greater than or equal to 0",
+            )],
+        ));
+    }
+    let updated = store.patch(
+        kind,
+        namespace,
+        name,
+        &json!({"spec": {"replicas": replicas}}),
+    )?;
+    Ok(respond(StatusCode::OK, &scale_of(&updated)))
 }
 
 /// The Scale kind, for its Invalid messages.
