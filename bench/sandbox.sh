@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The sandbox's cost, run by hand (not in CI): two faasd side by side, one with the process
-# provider's sandbox (the default, `--sandbox auto`; as root every guarantee) and one with
-# `--sandbox off`, measured in the same run. It prints:
+# The sandbox's cost, run by hand (not in CI): three faasd side by side, measured in the same
+# run: `on`, the process provider's sandbox as by default (`--sandbox auto`; as root every
+# guarantee), the gateway reaching each watchdog over a Unix socket; `tcp`, the same sandbox
+# with `--sandbox-tcp true` (watchdogs on loopback ports); `off`, `--sandbox off` (TCP).
+# It prints:
 #   - cold start, a call's time to first byte for a function at zero replicas (scaled to 0
 #     through the API first), for a classic `cat` and an http-mode compiled function
 #     (crates/faas-watchdog/examples/hello_upstream, uploaded as a package so the sandbox
-#     sees it); median of COLD rounds each, sandboxed and not, alternated;
+#     sees it); median of COLD rounds each per faasd, their order rotated every round;
 #   - throughput through the gateway to the http-mode function: wrk -t2 -c32 on each faasd,
-#     alternated, ROUNDS pairs, medians and the median pair ratio.
+#     order rotated, ROUNDS rounds, medians and the median per-round ratios on/off (the
+#     sandbox's cost) and on/tcp (what the Unix socket hop gains over TCP).
 # Goals: sandboxed cold start < 50 ms; sandboxed throughput >= 0.95 of unsandboxed.
-# Knobs: DURATION (5) seconds per wrk run, ROUNDS (5) pairs, COLD (7) cold starts per
+# Knobs: DURATION (5) seconds per wrk run, ROUNDS (5) rounds, COLD (7) cold starts per
 # function and mode. Exits 0: it is a report.
 set -euo pipefail
 DURATION=${DURATION:-5}
@@ -61,20 +64,29 @@ with tarfile.open(out, "w:gz") as tar:
     tar.addfile(info, io.BytesIO(manifest))
 EOF
 
-ON=$(start_faasd on)
+MODES=(on tcp off)
+declare -A PORT
+PORT[on]=$(start_faasd on)
 PIDS+=("$(cat "$WORK/on.pid")")
-OFF=$(start_faasd off --sandbox off)
+PORT[tcp]=$(start_faasd tcp --sandbox-tcp true)
+PIDS+=("$(cat "$WORK/tcp.pid")")
+PORT[off]=$(start_faasd off --sandbox off)
 PIDS+=("$(cat "$WORK/off.pid")")
-curl -s -u "$(auth on)" "http://127.0.0.1:$ON/system/info" |
+curl -s -u "$(auth on)" "http://127.0.0.1:${PORT[on]}/system/info" |
   python3 -c 'import json,sys; s=json.load(sys.stdin)["sandbox"]; print("sandbox active:", s["active"], "| missing:", s["missing"] or "nothing")' >&2
-for pair in "on $ON" "off $OFF"; do
-  set -- $pair
-  curl -sf -u "$(auth "$1")" -o /dev/null -X PUT --data-binary @"$WORK/hello.tar.gz" "http://127.0.0.1:$2/system/packages/hello:1"
-  deploy "$1" "$2" '{"service":"cat","image":"functions/alpine:latest","envProcess":"cat"}'
-  deploy "$1" "$2" '{"service":"hello","image":"hello:1"}'
+for mode in "${MODES[@]}"; do
+  p=${PORT[$mode]}
+  curl -sf -u "$(auth "$mode")" -o /dev/null -X PUT --data-binary @"$WORK/hello.tar.gz" "http://127.0.0.1:$p/system/packages/hello:1"
+  deploy "$mode" "$p" '{"service":"cat","image":"functions/alpine:latest","envProcess":"cat"}'
+  deploy "$mode" "$p" '{"service":"hello","image":"hello:1"}'
   for fn in cat hello; do
-    until [ "$(curl -s -o /dev/null -w '%{http_code}' -d hi "http://127.0.0.1:$2/function/$fn")" = 200 ]; do sleep 0.05; done
+    until [ "$(curl -s -o /dev/null -w '%{http_code}' -d hi "http://127.0.0.1:$p/function/$fn")" = 200 ]; do sleep 0.05; done
   done
+done
+# How each reaches its replicas: a Unix socket in the replica's run directory, or a port.
+for mode in "${MODES[@]}"; do
+  sock=$(find "$WORK/$mode/run" -name watchdog.sock -type s 2>/dev/null | head -1)
+  if [ -n "$sock" ]; then say "$mode: the gateway reaches replicas over a Unix socket ($sock)"; else say "$mode: the gateway reaches replicas over loopback TCP"; fi
 done
 
 first_byte_ms() { # PORT FUNCTION -> ms to first byte (warns on a non-200)
@@ -89,42 +101,41 @@ cold_once() { # NAME PORT FUNCTION -> ms
   sleep 0.2 # let the stopped replica go
   first_byte_ms "$2" "$3"
 }
+# rotated R: the modes, starting at the R-th, so none always runs first.
+rotated() { local i n=${#MODES[@]}; for i in $(seq 0 $((n - 1))); do echo "${MODES[$(((i + $1) % n))]}"; done; }
 declare -A COLD_MEDIAN
-printf '%-6s %-10s %s\n' fn sandbox "cold start, call to first byte (ms), $COLD rounds"
+printf '%-6s %-5s %s\n' fn mode "cold start, call to first byte (ms), $COLD rounds"
 for fn in cat hello; do
-  : >"$WORK/cold-on"; : >"$WORK/cold-off"
+  for mode in "${MODES[@]}"; do : >"$WORK/cold-$mode"; done
   for r in $(seq "$COLD"); do
-    if [ $((r % 2)) = 1 ]; then
-      cold_once on "$ON" "$fn" >>"$WORK/cold-on"; echo >>"$WORK/cold-on"
-      cold_once off "$OFF" "$fn" >>"$WORK/cold-off"; echo >>"$WORK/cold-off"
-    else
-      cold_once off "$OFF" "$fn" >>"$WORK/cold-off"; echo >>"$WORK/cold-off"
-      cold_once on "$ON" "$fn" >>"$WORK/cold-on"; echo >>"$WORK/cold-on"
-    fi
+    for mode in $(rotated "$r"); do
+      cold_once "$mode" "${PORT[$mode]}" "$fn" >>"$WORK/cold-$mode"; echo >>"$WORK/cold-$mode"
+    done
   done
-  for mode in on off; do
+  for mode in "${MODES[@]}"; do
     COLD_MEDIAN[$fn-$mode]=$(median <"$WORK/cold-$mode")
-    printf '%-6s %-10s median %6s   all: %s\n' "$fn" "$mode" "${COLD_MEDIAN[$fn-$mode]}" "$(tr '\n' ' ' <"$WORK/cold-$mode")"
+    printf '%-6s %-5s median %6s   all: %s\n' "$fn" "$mode" "${COLD_MEDIAN[$fn-$mode]}" "$(tr '\n' ' ' <"$WORK/cold-$mode")"
   done
 done
 
 rps() { wrk -t2 -c32 -d"${DURATION}s" "$1" 2>/dev/null | awk '/Requests\/sec/ {print $2}'; }
-: >"$WORK/rps-on"; : >"$WORK/rps-off"; : >"$WORK/ratio"
-printf '\n%-6s %14s %14s %8s\n' round "sandboxed/s" "unsandboxed/s" ratio
+declare -A RPS
+for mode in "${MODES[@]}"; do : >"$WORK/rps-$mode"; done
+: >"$WORK/ratio-off"; : >"$WORK/ratio-tcp"
+printf '\n%-6s %12s %12s %12s %8s %8s\n' round "on(unix)/s" "tcp/s" "off/s" "on/off" "on/tcp"
 for r in $(seq "$ROUNDS"); do
-  # Alternate which goes first, so neither always runs on a warmer or busier machine.
-  if [ $((r % 2)) = 1 ]; then
-    on=$(rps "http://127.0.0.1:$ON/function/hello"); off=$(rps "http://127.0.0.1:$OFF/function/hello")
-  else
-    off=$(rps "http://127.0.0.1:$OFF/function/hello"); on=$(rps "http://127.0.0.1:$ON/function/hello")
-  fi
-  echo "$on" >>"$WORK/rps-on"; echo "$off" >>"$WORK/rps-off"
-  awk -v a="$on" -v b="$off" 'BEGIN {printf "%.4f\n", a/b}' >>"$WORK/ratio"
-  printf '%-6s %14s %14s %8s\n' "$r" "$on" "$off" "$(tail -1 "$WORK/ratio")"
+  for mode in $(rotated "$r"); do
+    RPS[$mode]=$(rps "http://127.0.0.1:${PORT[$mode]}/function/hello")
+    echo "${RPS[$mode]}" >>"$WORK/rps-$mode"
+  done
+  awk -v a="${RPS[on]}" -v b="${RPS[off]}" 'BEGIN {printf "%.4f\n", a/b}' >>"$WORK/ratio-off"
+  awk -v a="${RPS[on]}" -v b="${RPS[tcp]}" 'BEGIN {printf "%.4f\n", a/b}' >>"$WORK/ratio-tcp"
+  printf '%-6s %12s %12s %12s %8s %8s\n' "$r" "${RPS[on]}" "${RPS[tcp]}" "${RPS[off]}" "$(tail -1 "$WORK/ratio-off")" "$(tail -1 "$WORK/ratio-tcp")"
 done
-ON_MED=$(median <"$WORK/rps-on"); OFF_MED=$(median <"$WORK/rps-off"); RATIO=$(median <"$WORK/ratio")
 
 echo
-echo "cold start (median of $COLD, call to first byte): cat ${COLD_MEDIAN[cat-on]} ms sandboxed vs ${COLD_MEDIAN[cat-off]} ms not; compiled http ${COLD_MEDIAN[hello-on]} ms sandboxed vs ${COLD_MEDIAN[hello-off]} ms not (goal < 50 sandboxed)"
-awk -v on="$ON_MED" -v off="$OFF_MED" -v r="$RATIO" -v n="$ROUNDS" 'BEGIN {
-  printf "throughput to the http-mode function, median of %d alternated pairs: sandboxed %.0f req/s, unsandboxed %.0f req/s; median pair ratio %.3f (goal >= 0.95)\n", n, on, off, r }'
+echo "cold start (median of $COLD, call to first byte, ms): cat ${COLD_MEDIAN[cat-on]} sandboxed over a Unix socket, ${COLD_MEDIAN[cat-tcp]} sandboxed over TCP, ${COLD_MEDIAN[cat-off]} unsandboxed; compiled http ${COLD_MEDIAN[hello-on]} / ${COLD_MEDIAN[hello-tcp]} / ${COLD_MEDIAN[hello-off]} (goal < 50 sandboxed)"
+awk -v on="$(median <"$WORK/rps-on")" -v tcp="$(median <"$WORK/rps-tcp")" -v off="$(median <"$WORK/rps-off")" \
+  -v roff="$(median <"$WORK/ratio-off")" -v rtcp="$(median <"$WORK/ratio-tcp")" -v n="$ROUNDS" 'BEGIN {
+  printf "throughput to the http-mode function, median of %d rotated rounds: sandboxed over a Unix socket %.0f req/s, sandboxed over TCP %.0f req/s, unsandboxed %.0f req/s\n", n, on, tcp, off
+  printf "median round ratios: sandboxed (Unix socket) / unsandboxed %.3f (goal >= 0.95); Unix socket / TCP, both sandboxed, %.3f (what the socket hop gains)\n", roff, rtcp }'
