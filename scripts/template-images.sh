@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local stand-ins for the upstream base images the language templates' Dockerfiles name
-# (golang:1.22-alpine, alpine:3.20, node:20-alpine, eclipse-temurin:17-*-alpine), made from
-# what this machine has, for the engine $DOCKER_HOST points at (scripts/docker.sh's): nothing
-# can be pulled here. The templates take them as build arguments (templates/README.md):
+# (golang:1.22-alpine, alpine:3.20, node:20-alpine, eclipse-temurin:17-*-alpine,
+# php:8.2-cli-alpine, ruby:3.3-alpine), made from what this machine has, for the engine
+# $DOCKER_HOST points at (scripts/docker.sh's): nothing can be pulled here. The templates take
+# them as build arguments (crates/faas-cli/README.md lists them):
 #
 #   scripts/template-images.sh runtime   busybox-static alone, root in /etc/passwd (alpine's
 #                                        part: sh, addgroup/adduser, the usual tools)
@@ -10,10 +11,14 @@
 #                                        GOROOT`, its sources and tools, not its tests) at
 #                                        /usr/local/go, with a build cache warmed on the
 #                                        standard packages the go templates use
-#   scripts/template-images.sh node      runtime + this machine's node (and npm when
-#                                        present) with the shared libraries ldd names, user node
+#   scripts/template-images.sh node      runtime + this machine's node and npm, with the
+#                                        shared libraries ldd names, user node
 #   scripts/template-images.sh java      runtime + this machine's JDK (`javac`'s home) with
 #                                        the shared libraries ldd names
+#   scripts/template-images.sh php       runtime + this machine's php with its configuration,
+#                                        extensions and their libraries
+#   scripts/template-images.sh ruby      runtime + this machine's ruby with its standard
+#                                        library, gems, extensions and their libraries
 #
 # Each prints the image's tag last. Tags carry the toolchain's version, so an image is built
 # once per engine and toolchain (cached by tag: an image present is used as it is; FORCE=1
@@ -214,17 +219,15 @@ node_image() {
     libraries "$fs" "$node"
     # npm (a node program) with the modules it loads: its own folder (nodejs.org's and
     # NodeSource's /usr/lib/node_modules/npm), or Debian's /usr/share/nodejs.
-    local npm
+    local npm pkg
     npm=$(command -v npm || true)
-    if [ -n "$npm" ]; then
-      npm=$(readlink -f "$npm")
-      local pkg
-      pkg=$(dirname "$(dirname "$npm")")
-      case $pkg in /usr/share/nodejs/*) pkg=/usr/share/nodejs ;; esac
-      mkdir -p "$fs$(dirname "$pkg")"
-      cp -a "$pkg" "$fs$pkg"
-      ln -sf "$npm" "$fs/usr/local/bin/npm"
-    fi
+    [ -n "$npm" ] || { say "ERROR: no npm on PATH (Debian's npm): the node templates' Dockerfiles run npm install"; return 1; }
+    npm=$(readlink -f "$npm")
+    pkg=$(dirname "$(dirname "$npm")")
+    case $pkg in /usr/share/nodejs/*) pkg=/usr/share/nodejs ;; esac
+    mkdir -p "$fs$(dirname "$pkg")"
+    cp -a "$pkg" "$fs$pkg"
+    ln -sf "$npm" "$fs/usr/local/bin/npm"
     printf 'node:x:1000:1000:node:/home/node:/bin/sh\n' >>"$fs/etc/passwd"
     printf 'node:x:1000:\n' >>"$fs/etc/group"
     mkdir -p "$fs/home/node"
@@ -232,7 +235,7 @@ node_image() {
     import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
       'ENV npm_config_update_notifier=false' 'ENV npm_config_audit=false' 'ENV npm_config_fund=false' \
       'CMD ["node"]'
-    say "built $tag (node $node${npm:+, npm $npm})"
+    say "built $tag (node $node, npm $npm)"
   fi
   echo "$tag"
 }
@@ -261,9 +264,65 @@ java_image() {
   echo "$tag"
 }
 
+php_image() {
+  local php version tag
+  php=$(command -v php || true)
+  [ -n "$php" ] || { say "ERROR: no php on PATH (Debian's php-cli)"; return 1; }
+  php=$(readlink -f "$php")
+  version=$("$php" -r 'echo PHP_VERSION;')
+  tag="rustfaas/php:$version"
+  if ! present "$tag"; then
+    local fs="$work/php" ini extensions
+    rootfs "$fs"
+    cp "$php" "$fs/usr/local/bin/php"
+    # Its configuration and extensions where it was built to look (Debian's /etc/php/X/cli
+    # with conf.d's links followed, /usr/lib/php/API), and the libraries they load.
+    ini=$("$php" -r 'echo PHP_CONFIG_FILE_PATH;')
+    extensions=$("$php" -r 'echo ini_get("extension_dir");')
+    mkdir -p "$fs$ini" "$fs$extensions"
+    [ -d "$ini" ] && cp -rL "$ini/." "$fs$ini/"
+    [ -d "$extensions" ] && cp -rL "$extensions/." "$fs$extensions/"
+    libraries "$fs" "$php" "$extensions"/*.so
+    # Debian's php reads time zones from the system's database.
+    if [ -d /usr/share/zoneinfo ]; then
+      mkdir -p "$fs/usr/share"
+      cp -rL /usr/share/zoneinfo "$fs/usr/share/zoneinfo"
+    fi
+    import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["php", "-a"]'
+    say "built $tag (PHP $php)"
+  fi
+  echo "$tag"
+}
+
+ruby_image() {
+  local ruby version tag
+  ruby=$(command -v ruby || true)
+  [ -n "$ruby" ] || { say "ERROR: no ruby on PATH (Debian's ruby)"; return 1; }
+  ruby=$(readlink -f "$ruby")
+  version=$("$ruby" -e 'print RUBY_VERSION')
+  tag="rustfaas/ruby:$version"
+  if ! present "$tag"; then
+    local fs="$work/ruby" dir
+    rootfs "$fs"
+    cp "$ruby" "$fs/usr/local/bin/ruby"
+    # Its standard library, gems and native extensions: the folders of its load path and
+    # gem path that exist, at the same paths, and the libraries the extensions load.
+    for dir in $("$ruby" -e 'puts $LOAD_PATH, Gem.path' | sort -u); do
+      [ -d "$dir" ] || continue
+      mkdir -p "$fs$dir"
+      # Its files, links followed (Debian's rdoc has links to fonts it does not ship: left out).
+      (cd "$dir" && find -L . -type f | tar -c --dereference -T -) | tar -C "$fs$dir" -x
+    done
+    libraries "$fs" "$ruby" $(find "$fs/usr/lib" -name '*.so' | sed "s|^$fs||")
+    import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["irb"]'
+    say "built $tag (Ruby $ruby)"
+  fi
+  echo "$tag"
+}
+
 case "${1:-}" in
-  runtime | go | node | java) ;;
-  *) say "usage: $0 runtime | go | node | java"; exit 2 ;;
+  runtime | go | node | java | php | ruby) ;;
+  *) say "usage: $0 runtime | go | node | java | php | ruby"; exit 2 ;;
 esac
 exec 9>"$state/template-images.lock"
 flock 9

@@ -29,6 +29,8 @@ command -v javac >/dev/null 2>&1 || toolchains+=(default-jdk-headless)
 command -v php >/dev/null 2>&1 || toolchains+=(php-cli)
 command -v ruby >/dev/null 2>&1 || toolchains+=(ruby)
 command -v node >/dev/null 2>&1 || toolchains+=(nodejs)
+# The node templates' builds run npm install (Debian ships it apart from nodejs).
+command -v npm >/dev/null 2>&1 || toolchains+=(npm)
 bash scripts/apt-install.sh --no-recommends "${toolchains[@]}"
 # python3-flask uses the Flask of the python3 on PATH: Debian's python3-flask when that
 # python3 is Debian's, else Flask from PyPI for that python3.

@@ -193,3 +193,29 @@ fn the_java17_template_answers_as_an_image() {
     let container = Container::run("hellojava:latest");
     assert_eq!(container.call_until("POST", "hello", 200), "Hello, world!");
 }
+
+/// php8 and ruby (classic watchdog: a process per call) as images on the machine's PHP and
+/// Ruby, run as user app.
+#[test]
+fn the_php8_and_ruby_templates_answer_as_images() {
+    let project = project();
+    for (lang, name, arg, kind, expected) in [
+        ("php8", "hellophp", "PHP_IMAGE", "php", "hello"),
+        (
+            "ruby",
+            "helloruby",
+            "RUBY_IMAGE",
+            "ruby",
+            "Hello world from the Ruby template\n",
+        ),
+    ] {
+        let args = [format!("{arg}={}", template_base_image(kind))];
+        new_and_build(&project, lang, name, &[], &args);
+        let image = format!("{name}:latest");
+        let user = docker(&["inspect", "--format", "{{.Config.User}}", &image]);
+        assert_eq!(user.trim(), "app", "{lang} runs as the template's user");
+        let container = Container::run(&image);
+        let answer = container.call_until("POST", "hello", 200);
+        assert_eq!(answer, expected, "{lang}");
+    }
+}
