@@ -2,6 +2,10 @@
 //! through [`faas_provider_process::fuzzing::store_package`], in a fresh data directory under
 //! a temporary sandbox directory for each input.
 //!
+//! An input that does not start with gzip's magic bytes is taken as the tar inside and
+//! compressed first, so that the fuzzer's mutations reach the tar entries instead of breaking
+//! the gzip stream (one that does start with them is stored as it is).
+//!
 //! A package is either refused as the client's mistake (400: `ProviderError::Invalid`), or
 //! unpacked so that nothing escapes its directory: only regular files, directories and
 //! symlinks; every symlink's target stays inside (read as the kernel would, from the link's
@@ -11,10 +15,13 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use faas_provider::ProviderError;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 
 /// What the sandbox holds beside the data directory, to see that it is left alone.
 const BYSTANDER: &[u8] = b"not part of any package\n";
@@ -28,7 +35,12 @@ pub fn run(data: &[u8]) {
     fs::create_dir_all(bystander.parent().unwrap()).expect("a directory beside it");
     fs::write(&bystander, BYSTANDER).expect("a file beside it");
 
-    match faas_provider_process::fuzzing::store_package(&data_dir, data) {
+    let archive = if data.starts_with(&[0x1f, 0x8b]) {
+        data.to_vec()
+    } else {
+        gzip(data)
+    };
+    match faas_provider_process::fuzzing::store_package(&data_dir, &archive) {
         Ok(dir) => {
             assert!(
                 dir.starts_with(data_dir.join("packages").join("unpacked")),
@@ -42,6 +54,12 @@ pub fn run(data: &[u8]) {
     }
 
     check_only_store_written(sandbox.path(), &bystander);
+}
+
+fn gzip(tar: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(tar).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
 }
 
 /// Every entry below `root` is a file, directory or symlink that stays inside `root`.

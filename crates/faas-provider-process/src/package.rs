@@ -540,6 +540,7 @@ pub(crate) fn inspect_reader(mut archive: impl Read) -> Result<ArchiveSummary, S
         return Err("package is not a tar.gz: the archive is empty".into());
     }
     check_symlink_crossings(&seen, &symlinks)?;
+    check_entry_tree(&seen)?;
     Ok(summary)
 }
 
@@ -648,6 +649,62 @@ fn check_symlink_crossings(seen: &[SeenEntry], symlinks: &HashSet<PathBuf>) -> R
                 target.clone()
             };
             check_link_walk(path, &resolved, symlinks)?;
+        }
+    }
+    Ok(())
+}
+
+/// With every entry known: each must unpack over the ones before it, or unpacking would fail
+/// after the checks passed (a 500 for the client's mistake). Nothing lies below a file or
+/// link, no path is both a directory and something else, and a hard link names a file (or a
+/// hard link to one) that comes before it.
+fn check_entry_tree(seen: &[SeenEntry]) -> Result<(), String> {
+    let is_dir = |kind: &tar::EntryType| *kind == tar::EntryType::Directory;
+    let non_dirs: HashSet<&Path> = seen
+        .iter()
+        .filter(|(_, kind, _)| !is_dir(kind))
+        .map(|(path, _, _)| path.as_path())
+        .collect();
+    let dirs: HashSet<&Path> = seen
+        .iter()
+        .filter(|(_, kind, _)| is_dir(kind))
+        .map(|(path, _, _)| path.as_path())
+        .collect();
+    let mut files: HashSet<&Path> = HashSet::new();
+    for (path, kind, link) in seen {
+        if let Some(above) = path.ancestors().skip(1).find(|a| non_dirs.contains(a)) {
+            return Err(format!(
+                "entry {} lies below {}, which is not a directory",
+                path.display(),
+                above.display()
+            ));
+        }
+        if dirs.contains(path.as_path()) && non_dirs.contains(path.as_path()) {
+            return Err(format!(
+                "entry {} is both a directory and a file or link",
+                path.display()
+            ));
+        }
+        match kind {
+            tar::EntryType::Link => {
+                let target = link.as_deref().map(clean_entry_path).transpose()?;
+                match target {
+                    Some(target) if target != *path && files.contains(target.as_path()) => {}
+                    _ => {
+                        return Err(format!(
+                            "hard link {} must name a file that comes before it in the package",
+                            path.display()
+                        ))
+                    }
+                }
+                files.insert(path);
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                files.insert(path);
+            }
+            _ => {
+                files.remove(path.as_path());
+            }
         }
     }
     Ok(())
@@ -926,6 +983,62 @@ mod tests {
                     ("a", Regular, "", b"x"),
                 ])),
                 "replaces a symlink",
+            ),
+            (
+                gz(&raw_tar(&[
+                    ("a", Regular, "", b"x"),
+                    ("a/b", Regular, "", b"x"),
+                ])),
+                "not a directory",
+            ),
+            (
+                gz(&raw_tar(&[
+                    ("a/b", Regular, "", b"x"),
+                    ("a", Regular, "", b"x"),
+                ])),
+                "not a directory",
+            ),
+            (
+                gz(&raw_tar(&[
+                    ("a", Directory, "", b""),
+                    ("a/c", Regular, "", b"x"),
+                    ("a", Regular, "", b"x"),
+                ])),
+                "both a directory",
+            ),
+            (
+                gz(&raw_tar(&[
+                    ("a", Regular, "", b"x"),
+                    ("a", Directory, "", b""),
+                ])),
+                "both a directory",
+            ),
+            (
+                gz(&raw_tar(&[
+                    ("x", Regular, "", b"x"),
+                    ("h", Link, "nothere", b""),
+                ])),
+                "comes before it",
+            ),
+            (
+                gz(&raw_tar(&[("h", Link, "x", b""), ("x", Regular, "", b"x")])),
+                "comes before it",
+            ),
+            (gz(&raw_tar(&[("h", Link, "h", b"")])), "comes before it"),
+            (
+                gz(&raw_tar(&[
+                    ("d", Directory, "", b""),
+                    ("h", Link, "d", b""),
+                ])),
+                "comes before it",
+            ),
+            (
+                gz(&raw_tar(&[
+                    ("d/l", Symlink, "../x", b""),
+                    ("x", Regular, "", b"x"),
+                    ("h", Link, "d/l", b""),
+                ])),
+                "comes before it",
             ),
             (
                 gz(&raw_tar(&[("dev", tar::EntryType::Char, "", b"")])),
