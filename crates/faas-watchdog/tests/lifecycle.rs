@@ -111,16 +111,28 @@ async fn max_inflight_answers_429_above_the_limit() {
 
 #[tokio::test]
 async fn metrics_count_calls_by_code_and_method() {
-    let watchdog = Watchdog::start(&[("fprocess", "sh -c 'cat; exit ${FAIL:-0}'")]);
-    for _ in 0..3 {
-        client()
+    // A body of "fail" makes the process exit 1: the watchdog answers 500.
+    let watchdog = Watchdog::start(&[(
+        "fprocess",
+        r#"sh -c 'body=$(cat); echo "$body"; [ "$body" != fail ]'"#,
+    )]);
+    for body in ["x", "fail", "x", "fail", "x"] {
+        let status = client()
             .post(watchdog.url("/"))
-            .body("x")
+            .body(body)
             .send()
             .await
-            .unwrap();
+            .unwrap()
+            .status();
+        assert_eq!(status, if body == "fail" { 500 } else { 200 });
     }
-    client().get(watchdog.url("/")).send().await.unwrap();
+    let status = client()
+        .get(watchdog.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
     let text = client()
         .get(format!(
             "http://127.0.0.1:{}/metrics",
@@ -133,7 +145,12 @@ async fn metrics_count_calls_by_code_and_method() {
         "{text}"
     );
     assert!(text.contains("http_requests_total{code=\"200\",method=\"get\"} 1"));
+    assert!(
+        text.contains("http_requests_total{code=\"500\",method=\"post\"} 2"),
+        "{text}"
+    );
     assert!(text.contains("http_request_duration_seconds_count{code=\"200\",method=\"post\"} 3"));
+    assert!(text.contains("http_request_duration_seconds_count{code=\"500\",method=\"post\"} 2"));
     assert!(text.contains("http_requests_in_flight 0"));
 }
 
