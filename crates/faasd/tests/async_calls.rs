@@ -272,8 +272,9 @@ async fn kill_9_with_calls_queued_and_in_flight_loses_none() {
     for call in calls {
         ids.push(call.await.unwrap());
     }
-    // Let the worker take some in flight, then crash.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Crash once the worker is running calls: some have been answered, the rest are in
+    // flight or queued.
+    receiver.wait_for(1, Duration::from_secs(20)).await;
     let before = receiver.all().len();
     faasd.kill9();
     assert!(before < total, "everything finished before the crash");

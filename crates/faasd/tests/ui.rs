@@ -447,7 +447,12 @@ async fn the_portal_signs_in_watches_changes_and_debugs_functions() {
 
     // Phone width: nothing wider than the screen.
     browser.set_viewport(390, 844, true).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    browser
+        .wait_for(
+            "document.documentElement.clientWidth === 390",
+            "the phone's width",
+        )
+        .await;
     let wide = browser.eval("document.documentElement.scrollWidth").await;
     assert!(
         wide.as_u64().unwrap() <= 390,
