@@ -19,6 +19,11 @@
 #                                        extensions and their libraries
 #   scripts/template-images.sh ruby      runtime + this machine's ruby with its standard
 #                                        library, gems, extensions and their libraries
+#   scripts/template-images.sh bash      runtime + this machine's bash at /bin/bash
+#   scripts/template-images.sh python    runtime + this machine's Debian python3 (/usr/bin/python3
+#                                        and its standard library, without tests, tkinter,
+#                                        idlelib; no pip: the python3 template runs pip only
+#                                        when requirements.txt names packages)
 #
 # Each prints the image's tag last. Tags carry the toolchain's version, so an image is built
 # once per engine and toolchain (cached by tag: an image present is used as it is; FORCE=1
@@ -320,9 +325,50 @@ ruby_image() {
   echo "$tag"
 }
 
+bash_image() {
+  local bash version tag
+  bash=$(command -v bash)
+  version=$("$bash" -c 'echo "${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]}.${BASH_VERSINFO[2]}"')
+  tag="rustfaas/bash:$version"
+  if ! present "$tag"; then
+    local fs="$work/bash"
+    rootfs "$fs"
+    cp "$(readlink -f "$bash")" "$fs/bin/bash"
+    libraries "$fs" "$bash"
+    import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["/bin/bash"]'
+    say "built $tag"
+  fi
+  echo "$tag"
+}
+
+python_image() {
+  local python=/usr/bin/python3 real version minor tag
+  [ -x "$python" ] || { say "ERROR: no /usr/bin/python3 (Debian's python3)"; return 1; }
+  real=$(readlink -f "$python")
+  version=$("$python" -c 'import platform; print(platform.python_version())')
+  minor=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  tag="rustfaas/python:$version"
+  if ! present "$tag"; then
+    local fs="$work/python" lib=/usr/lib/python$minor
+    rootfs "$fs"
+    cp "$real" "$fs/usr/bin/python$minor"
+    ln -sf "python$minor" "$fs/usr/bin/python3"
+    ln -sf python3 "$fs/usr/bin/python"
+    (cd "$lib" && tar -c --exclude=./test --exclude='./*/test' --exclude='./*/tests' \
+      --exclude=./idlelib --exclude=./tkinter --exclude=./turtledemo --exclude=./ensurepip \
+      --exclude=./EXTERNALLY-MANAGED --exclude='./config-*' .) |
+      (mkdir -p "$fs$lib" && tar -C "$fs$lib" -x)
+    libraries "$fs" "$real" "$lib"/lib-dynload/*.so
+    import "$fs" "$tag" 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+      'ENV LANG=C.UTF-8' 'CMD ["python3"]'
+    say "built $tag (python3 $version from $real)"
+  fi
+  echo "$tag"
+}
+
 case "${1:-}" in
-  runtime | go | node | java | php | ruby) ;;
-  *) say "usage: $0 runtime | go | node | java | php | ruby"; exit 2 ;;
+  runtime | go | node | java | php | ruby | bash | python) ;;
+  *) say "usage: $0 runtime | go | node | java | php | ruby | bash | python"; exit 2 ;;
 esac
 exec 9>"$state/template-images.lock"
 flock 9

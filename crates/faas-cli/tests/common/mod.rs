@@ -60,6 +60,42 @@ pub struct Faasd {
 impl Faasd {
     /// Starts faasd on a fresh data folder.
     pub fn start() -> Faasd {
+        Faasd::start_with(&[])
+    }
+
+    /// Starts `faasd --provider docker` on the project's dockerd (`scripts/docker.sh`). A
+    /// faasd built without the docker feature is rebuilt with it first.
+    pub fn start_docker() -> Faasd {
+        let host = faas_testkit::docker::docker_host();
+        let env = [("FAASD_PROVIDER", "docker"), ("DOCKER_HOST", host.as_str())];
+        let (faasd, _) = server_binaries();
+        // Only a faasd without the docker feature carries this message.
+        let binary = std::fs::read(&faasd).expect("read faasd");
+        let needle = b"built without the docker provider";
+        if binary.windows(needle.len()).any(|w| w == needle) {
+            static REBUILT: OnceLock<()> = OnceLock::new();
+            REBUILT.get_or_init(|| {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+                let status = Command::new(cargo)
+                    .args([
+                        "build",
+                        "-p",
+                        "faasd",
+                        "--features",
+                        "docker",
+                        "--bin",
+                        "faasd",
+                    ])
+                    .status()
+                    .expect("run cargo build for faasd --features docker");
+                assert!(status.success(), "building faasd --features docker failed");
+            });
+        }
+        Faasd::start_with(&env)
+    }
+
+    /// Starts faasd on a fresh data folder with extra environment.
+    pub fn start_with(env: &[(&str, &str)]) -> Faasd {
         let (faasd, watchdog) = server_binaries();
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
@@ -74,6 +110,7 @@ impl Faasd {
             .arg(watchdog)
             .env("FAASD_SHUTDOWN_TIMEOUT", "2s")
             .env_remove("OPENFAAS_URL")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
