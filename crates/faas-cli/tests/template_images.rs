@@ -2,13 +2,14 @@
 //! with the real Docker Engine's classic builder (the project's dockerd from
 //! `scripts/docker.sh`), on local stand-ins for their upstream base images
 //! (`scripts/template-images.sh`: this machine's toolchains on busybox-static) given as build
-//! arguments, then run with `docker run` (port 8080 published on 127.0.0.1 only) and called.
+//! arguments, then run with `docker run` (port 8080 published on 127.0.0.1 only) and called;
+//! and OpenFaaS's go walkthrough end to end through `faasd --provider docker`.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{http_call, Project};
+use common::{http_call, Faasd, Project};
 use faas_testkit::docker::{docker, docker_host, template_base_image};
 use faas_testkit::Registry;
 
@@ -126,6 +127,8 @@ fn the_go_template_builds_pushes_and_answers_as_an_image() {
     let container = Container::run(&image);
     let answer = container.call_until("GET", "hello", 200);
     assert_eq!(answer, "Hello, Go. You said: hello\n");
+    drop(container);
+    docker(&["rmi", &image]);
 }
 
 /// golang-http (OpenFaaS's Request/Response handler) and golang-middleware (net/http) as
@@ -218,4 +221,54 @@ fn the_php8_and_ruby_templates_answer_as_images() {
         let answer = container.call_until("POST", "hello", 200);
         assert_eq!(answer, expected, "{lang}");
     }
+}
+
+/// OpenFaaS's walkthrough as written, on a Docker faasd: `faas-cli new --lang go say`,
+/// `faas-cli up` (build, push to the registry, deploy), then `curl -X GET -d hello
+/// .../function/say` through the gateway answers `Hello, Go. You said: hello`.
+#[test]
+fn the_go_walkthrough_builds_pushes_deploys_and_answers_on_a_docker_faasd() {
+    let registry = Registry::start().unwrap();
+    let faasd = Faasd::start_docker();
+    let mut project = Project::logged_in(&faasd);
+    project
+        .extra_env
+        .push(("DOCKER_HOST".to_owned(), docker_host()));
+    let host = registry.host();
+    project
+        .run(&["new", "--lang", "go", "say", "--prefix", &host])
+        .ok();
+    let mut up = vec!["up", "-f", "say.yml"];
+    let args = go_args();
+    for arg in &args {
+        up.push("--build-arg");
+        up.push(arg);
+    }
+    let out = project.run(&up).ok().stdout();
+    assert!(
+        out.contains("runs containers (orchestration docker)"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("Pushed {host}/say:latest")), "{out}");
+    assert!(out.contains("Deploying: say."), "{out}");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let answer = loop {
+        match http_call(faasd.port, "GET", "/function/say", "hello") {
+            Some((200, body)) => break body,
+            other => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no answer from say: {other:?}\n{}",
+                    faasd.logs()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert_eq!(answer, "Hello, Go. You said: hello\n");
+    project.run(&["remove", "say"]).ok();
+    // The image is tagged with this run's registry port: not left behind.
+    drop(faasd);
+    docker(&["rmi", &format!("{host}/say:latest")]);
 }
