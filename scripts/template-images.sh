@@ -24,6 +24,8 @@
 #                                        and its standard library, without tests, tkinter,
 #                                        idlelib; no pip: the python3 template runs pip only
 #                                        when requirements.txt names packages)
+#   scripts/template-images.sh flask     python + the Flask of /usr/bin/python3 (Debian's
+#                                        python3-flask) and the packages it imports
 #
 # Each prints the image's tag last. Tags carry the toolchain's version, so an image is built
 # once per engine and toolchain (cached by tag: an image present is used as it is; FORCE=1
@@ -366,9 +368,52 @@ python_image() {
   echo "$tag"
 }
 
+flask_image() {
+  local python=/usr/bin/python3 base pyversion version tag
+  "$python" -c 'import flask' 2>/dev/null ||
+    { say "ERROR: no Flask for /usr/bin/python3 (Debian's python3-flask)"; return 1; }
+  base=$(python_image | tail -n 1)
+  pyversion=${base##*:}
+  version=$("$python" -c 'import importlib.metadata as m; print(m.version("flask"))')
+  tag="rustfaas/python-flask:$pyversion-$version"
+  if ! present "$tag"; then
+    local fs="$work/flask" dir
+    mkdir -p "$fs"
+    # Flask and what it imports (Werkzeug, Jinja2 and MarkupSafe, itsdangerous, click, and
+    # blinker from Flask 2.3), with their metadata, where /usr/bin/python3 has them.
+    for dir in $("$python" - <<'PY'
+import importlib, importlib.metadata as md, os
+for name in ["flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker"]:
+    try:
+        module = importlib.import_module(name)
+    except ImportError:
+        continue
+    print(os.path.dirname(module.__file__))
+    try:
+        print(md.distribution(name)._path)
+    except Exception:
+        pass
+PY
+    ); do
+      [ -d "$dir" ] || continue
+      mkdir -p "$fs$dir"
+      (cd "$dir" && find -L . -type f ! -name '*.pyc' | tar -c --dereference -T -) | tar -C "$fs$dir" -x
+    done
+    printf 'FROM %s\nCOPY usr/ /usr/\n' "$base" >"$fs/Dockerfile"
+    local out
+    if ! out=$(DOCKER_BUILDKIT=0 docker build --force-rm -t "$tag" "$fs" 2>&1); then
+      say "ERROR: building $tag failed:"
+      printf '%s\n' "$out" | tail -n 20 >&2
+      return 1
+    fi
+    say "built $tag (Flask $version on $base)"
+  fi
+  echo "$tag"
+}
+
 case "${1:-}" in
-  runtime | go | node | java | php | ruby | bash | python) ;;
-  *) say "usage: $0 runtime | go | node | java | php | ruby | bash | python"; exit 2 ;;
+  runtime | go | node | java | php | ruby | bash | python | flask) ;;
+  *) say "usage: $0 runtime | go | node | java | php | ruby | bash | python | flask"; exit 2 ;;
 esac
 exec 9>"$state/template-images.lock"
 flock 9

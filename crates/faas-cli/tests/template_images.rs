@@ -223,6 +223,29 @@ fn the_php8_and_ruby_templates_answer_as_images() {
     }
 }
 
+/// python3-flask (Flask from the machine's python3, no pip in the image) and python3-http as
+/// images: the starter handlers echo through of-watchdog http mode, as user app.
+#[test]
+fn the_python3_flask_and_http_templates_answer_as_images() {
+    let project = project();
+    for (lang, name, kind) in [
+        ("python3-flask", "helloflask", "flask"),
+        ("python3-http", "hellopyhttp", "python"),
+    ] {
+        let args = [format!("PYTHON_IMAGE={}", template_base_image(kind))];
+        new_and_build(&project, lang, name, &[], &args);
+        let image = format!("{name}:latest");
+        let user = docker(&["inspect", "--format", "{{.Config.User}}", &image]);
+        assert_eq!(user.trim(), "app", "{lang} runs as the template's user");
+        let container = Container::run(&image);
+        assert_eq!(
+            container.call_until("POST", "hello", 200),
+            "hello",
+            "{lang}"
+        );
+    }
+}
+
 /// OpenFaaS's walkthrough as written, on a Docker faasd: `faas-cli new --lang go say`,
 /// `faas-cli up` (build, push to the registry, deploy), then `curl -X GET -d hello
 /// .../function/say` through the gateway answers `Hello, Go. You said: hello`.
