@@ -445,15 +445,10 @@ async fn cgroup_limits_are_enforced_when_available() {
     h.provider.deploy(request).await.unwrap();
     h.wait_ready("hungry", 1).await;
 
+    // A host without usable cgroups fails this test (it never passes by skipping): CI runs
+    // as root with the memory, cpu and pids controllers.
     if let Some(reason) = h.provider.limits_unavailable_reason() {
-        println!("SKIPPED: cgroups are not usable here: {reason}");
-        let status = h.provider.status("openfaas-fn", "hungry").await.unwrap();
-        let note = status.annotations.unwrap_or_default();
-        assert!(note
-            .get(faas_provider_process::LIMITS_ANNOTATION)
-            .is_some_and(|n| n.starts_with("not enforced")));
-        h.stop().await;
-        return;
+        panic!("cgroups are not usable here ({reason}); this test needs them: run it as root");
     }
     let replica = h
         .provider
