@@ -6,7 +6,10 @@
 #   - cold start: time to first byte of a call to a function at zero replicas (median of COLD);
 #   - throughput through the gateway as a ratio of the same replica called directly
 #     (wrk -t2 -c16, DURATION s, ROUNDS alternated pairs, medians);
-#   - faasd's resident memory with FUNCTIONS container functions (one replica each).
+#   - faasd's resident memory with FUNCTIONS container functions (one replica each);
+#   - with 1 and with FUNCTIONS+1 container functions: GET /system/functions (median of 20;
+#     usage comes from the sampler's cache, never from the engine on a request) and the CPU
+#     faasd and dockerd use while nothing is called (IDLE s: supervisors and usage sampler).
 # Goals (issue 12): container cold start < 500 ms; gateway >= 0.9 of direct.
 # Exits 0: it is a report.
 set -euo pipefail
@@ -109,7 +112,25 @@ done
 GW_RPS=$(printf '%s\n' "${GW[@]}" | median)
 DIRECT_RPS=$(printf '%s\n' "${DIRECT[@]}" | median)
 
-# ---- faasd's memory with FUNCTIONS container functions ----
+# ---- faasd's memory, list time and idle CPU with FUNCTIONS container functions ----
+list_ms() {
+  for _ in $(seq 20); do
+    curl -s -o /dev/null -w '%{time_total}\n' -u "$(auth docker)" "http://127.0.0.1:$DP/system/functions"
+  done | median | awk '{ printf "%.1f", $1 * 1000 }'
+}
+DOCKERD_PID=$(cat "${RUSTFAAS_DOCKER_DIR:-/tmp/rustfaas-docker}/dockerd.pid")
+IDLE=${IDLE:-10}
+idle_both() { # -> "faasd dockerd" cores over the same IDLE s
+  local f d
+  f=$(cpu_ticks "$(cat "$WORK/docker.pid")")
+  d=$(cpu_ticks "$DOCKERD_PID")
+  sleep "$IDLE"
+  printf '%s %s\n' \
+    "$(echo "($(cpu_ticks "$(cat "$WORK/docker.pid")") - $f) / ($IDLE * $(getconf CLK_TCK))" | bc -l)" \
+    "$(echo "($(cpu_ticks "$DOCKERD_PID") - $d) / ($IDLE * $(getconf CLK_TCK))" | bc -l)"
+}
+LIST_1=$(list_ms)
+read -r IDLE_F1 IDLE_D1 < <(idle_both)
 RSS_BEFORE=$(awk '/VmRSS/ {print $2}' "/proc/$(cat "$WORK/docker.pid")/status")
 for i in $(seq "$FUNCTIONS"); do
   api docker "$DP" POST /system/functions "{\"service\":\"fn$i\",\"image\":\"rustfaas/busybox:latest\",\"envProcess\":\"cat\"}" >/dev/null
@@ -121,6 +142,8 @@ for _ in $(seq 1200); do
   sleep 0.5
 done
 RSS_AFTER=$(awk '/VmRSS/ {print $2}' "/proc/$(cat "$WORK/docker.pid")/status")
+LIST_N=$(list_ms)
+read -r IDLE_FN IDLE_DN < <(idle_both)
 
 printf '\n== docker provider vs process provider (same run) ==\n'
 printf 'deploy to first call:  docker %s ms   process %s ms\n' "$D_DEPLOY" "$P_DEPLOY"
@@ -130,3 +153,7 @@ printf 'throughput, classic cat: gateway %s req/s   container direct %s req/s   
   "$GW_RPS" "$DIRECT_RPS" "$(echo "$GW_RPS / $DIRECT_RPS" | bc -l)"
 printf 'faasd RSS: %s kB with 1 function, %s kB with %s more container functions (%s ready)\n' \
   "$RSS_BEFORE" "$RSS_AFTER" "$FUNCTIONS" "$ready"
+printf 'GET /system/functions (median of 20): %s ms with 1 function, %s ms with %s more\n' \
+  "$LIST_1" "$LIST_N" "$FUNCTIONS"
+printf 'idle CPU over %s s (cores): faasd %.3f, dockerd %.3f with 1 function; faasd %.3f, dockerd %.3f with %s more\n' \
+  "$IDLE" "$IDLE_F1" "$IDLE_D1" "$IDLE_FN" "$IDLE_DN" "$FUNCTIONS"

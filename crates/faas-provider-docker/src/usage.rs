@@ -1,7 +1,8 @@
 //! `usage` of container functions from the engine's stats, sampled off the request path: one
-//! task per provider lists this server's running containers every [`USAGE_INTERVAL`], asks the
-//! engine for each one's stats (one-shot, `stream=false`: no wait for a second reading), and
-//! stores each function's sum in the function, where a status reads it.
+//! task per provider lists this server's running containers every `USAGE_INTERVAL`, asks the
+//! engine for each one's stats (one-shot, `stream=false`: no wait for a second reading; up to
+//! `PARALLEL` at once), and stores each function's sum in the function, where a status reads
+//! it.
 //!
 //! Memory is the working set (usage less inactive file pages, as `docker stats` shows it);
 //! CPU is cores, from the growth of each container's CPU time since the previous sample (a
@@ -20,8 +21,10 @@ use crate::DockerProvider;
 
 /// How often usage is sampled.
 pub(crate) const USAGE_INTERVAL: Duration = Duration::from_secs(3);
-/// Stats calls in flight at once.
-const PARALLEL: usize = 8;
+/// Stats calls in flight at once. Docker's one-shot stats answer at its stats collector's next
+/// pass (once a second, for every container asked about meanwhile): calls in parallel share a
+/// pass, so a round over 100 containers takes two passes, not one per container.
+const PARALLEL: usize = 64;
 
 /// One container's counters at one moment.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -106,6 +109,7 @@ pub(crate) async fn sample_forever(provider: Weak<DockerProvider>) {
 
 /// One round: the running containers of this server, their stats, each function's sum.
 async fn sample_once(provider: &Arc<DockerProvider>, sampler: &mut Sampler) {
+    let started = Instant::now();
     let shared = provider.shared.clone();
     let Ok(containers) = shared
         .engine
@@ -138,6 +142,11 @@ async fn sample_once(provider: &Arc<DockerProvider>, sampler: &mut Sampler) {
         .filter_map(|r| async move { r })
         .collect()
         .await;
+    tracing::debug!(
+        containers = readings.len(),
+        took = ?started.elapsed(),
+        "usage sampled"
+    );
     let mut sums = sampler.round(readings);
     for function in provider.all_functions() {
         let key = (function.namespace.clone(), function.name.clone());
