@@ -5,7 +5,8 @@
 //! from `scripts/template-images.sh` given as a build argument: nothing is pulled), skips the
 //! push of an image that names no registry (the engine that built it runs it), deploys it, and
 //! the container answers through the gateway. The same templates as packages against a
-//! process faasd are tests/templates.rs.
+//! process faasd are tests/templates.rs. And with a registry that asks for credentials:
+//! `registry-login`, `up` pushes with them, `--send-registry-auth` lets faasd pull.
 
 mod common;
 
@@ -66,4 +67,70 @@ fn bash_and_python3_templates_up_as_images_on_a_docker_faasd() {
     project.run(&["remove", "hello-bash", "hello-py"]).ok();
     drop(faasd);
     docker(&["rmi", "hello-bash:latest", "hello-py:latest"]);
+}
+
+/// The credentials story end to end: `registry-login` to a registry that asks for them, `up`
+/// pushes with them, and a Docker faasd that always pulls gets them only through
+/// `--send-registry-auth` (its own Docker config.json is empty).
+#[test]
+fn up_with_send_registry_auth_deploys_from_a_registry_that_asks_for_credentials() {
+    let registry = faas_testkit::Registry::start_with_auth("alice", "s3cret").unwrap();
+    let host = registry.host();
+    let dir = tempfile::tempdir().unwrap();
+    let server_config = dir.path().join("faasd-docker-config.json");
+    std::fs::write(&server_config, "{}").unwrap();
+    let faasd = Faasd::start_docker_with(&[
+        ("FAASD_IMAGE_PULL", "always"),
+        ("FAASD_DOCKER_CONFIG", server_config.to_str().unwrap()),
+    ]);
+    let mut project = Project::logged_in(&faasd);
+    let docker_config = dir.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    project.extra_env.extend([
+        ("DOCKER_HOST".to_owned(), docker_host()),
+        (
+            "DOCKER_CONFIG".to_owned(),
+            docker_config.display().to_string(),
+        ),
+    ]);
+    project
+        .run(&["new", "--lang", "bash", "secret-fn", "--prefix", &host])
+        .ok();
+    project
+        .run_stdin(
+            &[
+                "registry-login",
+                "--server",
+                &host,
+                "-u",
+                "alice",
+                "--password-stdin",
+            ],
+            b"s3cret",
+        )
+        .ok();
+    let bash = format!("RUNTIME_IMAGE={}", template_base_image("bash"));
+    let up = ["up", "-f", "secret-fn.yml", "--build-arg", &bash];
+
+    // Pushed with registry-login's credentials; the server's pull has none.
+    let run = project.run(&up);
+    let (out, err) = (run.stdout(), run.stderr());
+    assert!(!run.success(), "{out}\n{err}");
+    assert!(
+        out.contains(&format!("Pushed {host}/secret-fn:latest")),
+        "{out}"
+    );
+    assert!(err.contains("no basic auth credentials"), "{err}");
+
+    let mut with_auth = up.to_vec();
+    with_auth.push("--send-registry-auth");
+    project.run(&with_auth).ok();
+    project.invoke_until(
+        "secret-fn",
+        "pulled with credentials",
+        "pulled with credentials",
+    );
+    project.run(&["remove", "secret-fn"]).ok();
+    drop(faasd);
+    docker(&["rmi", &format!("{host}/secret-fn:latest")]);
 }

@@ -66,8 +66,14 @@ impl Faasd {
     /// Starts `faasd --provider docker` on the project's dockerd (`scripts/docker.sh`). A
     /// faasd built without the docker feature is rebuilt with it first.
     pub fn start_docker() -> Faasd {
+        Faasd::start_docker_with(&[])
+    }
+
+    /// [`Faasd::start_docker`] with more environment (`FAASD_IMAGE_PULL`, ...).
+    pub fn start_docker_with(more: &[(&str, &str)]) -> Faasd {
         let host = faas_testkit::docker::docker_host();
-        let env = [("FAASD_PROVIDER", "docker"), ("DOCKER_HOST", host.as_str())];
+        let mut env = vec![("FAASD_PROVIDER", "docker"), ("DOCKER_HOST", host.as_str())];
+        env.extend_from_slice(more);
         let (faasd, _) = server_binaries();
         // Only a faasd without the docker feature carries this message.
         let binary = std::fs::read(&faasd).expect("read faasd");
