@@ -1,10 +1,12 @@
 //! `faas-cli` for rustfaas: OpenFaaS's command line (same commands, flags, defaults, stack.yml
 //! and `~/.openfaas/config.yml`), talking to faasd or any OpenFaaS gateway.
 //!
-//! Where OpenFaaS builds container images, this CLI builds *packages* for rustfaas's process
-//! runtime: a template's scaffolding plus the handler, with dependencies installed, as a
+//! For a gateway that runs containers (faasd --provider docker, Kubernetes) it builds
+//! container images as OpenFaaS does ([`image_build`]: `docker build`, `docker push` with
+//! Docker's and `registry-login`'s credentials); for rustfaas's process runtime it builds
+//! *packages*: a template's scaffolding plus the handler, with dependencies installed, as a
 //! tar.gz that `push` uploads to `PUT /system/packages/{name}:{tag}` and `deploy` names as
-//! the function's `image`.
+//! the function's `image`. `--artifact auto` asks the gateway which.
 //!
 //! Layout, in the order a command meets it:
 //! - [`args`] — every command's flags (clap structs, no logic).
@@ -18,6 +20,7 @@
 //! - [`template_pull`] — `template pull`: a git repository's templates into `./template/`.
 //! - [`template_store`] — OpenFaaS's `templates.json`, for `template store list|describe|pull`.
 //! - [`image_tag`] — `--tag=sha|branch|describe`: image tags from git metadata.
+//! - [`image_build`] — images: the choice of artifact, `docker build`/`push`, `build_options`.
 //! - [`package`] — building a function into `./build/<fn>/` and `./build/<fn>.tar.gz`.
 //! - [`store`] — the function store catalog and its built-in packages.
 //! - [`output`] — tables and log lines as pure functions (golden-tested).
