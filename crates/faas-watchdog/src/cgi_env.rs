@@ -35,7 +35,9 @@ pub fn request_env(parts: &Parts) -> Vec<(String, String)> {
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|n| n.to_string())
+        // Go's ContentLength is an int64: a length beyond it is reported as unknown (-1),
+        // as a function written against OpenFaaS's watchdog could not read it otherwise.
+        .map(|n| i64::try_from(n).map_or_else(|_| "-1".to_string(), |n| n.to_string()))
         .unwrap_or_else(|| {
             if parts.headers.contains_key(http::header::TRANSFER_ENCODING) {
                 "-1".to_string()
@@ -115,6 +117,24 @@ mod tests {
         assert_eq!(get("Http_Host"), Some("fn.local"));
         assert_eq!(get("Http_Content_Length"), Some("5"));
         assert_eq!(get("Http_ContentLength"), Some("5"));
+    }
+
+    #[test]
+    fn a_content_length_beyond_int64_is_unknown() {
+        // Found by the watchdog_env fuzz target (fuzz/regressions/watchdog_env/).
+        let (parts, _) = http::Request::post("/")
+            .header("content-length", "0000000009951008448976298895")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let vars = request_env(&parts);
+        let get = |k: &str| {
+            vars.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("Http_Content_Length"), Some("-1"));
+        assert_eq!(get("Http_ContentLength"), Some("-1"));
     }
 
     #[test]
