@@ -56,7 +56,7 @@ mkdir -p fuzz/work
   echo "fuzz.sh: building the fuzz targets failed (fuzz/work/build.log)" >&2
   exit 1
 }
-echo "fuzz.sh: built ${#targets[@]} targets in $((SECONDS - started)) s"
+echo "fuzz.sh: built the fuzz targets in $((SECONDS - started)) s"
 
 failed=0
 passed=0
