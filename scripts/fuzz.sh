@@ -58,17 +58,48 @@ mkdir -p fuzz/work
 }
 echo "fuzz.sh: built the fuzz targets in $((SECONDS - started)) s"
 
-failed=0
-passed=0
 for target in "${targets[@]}"; do
   [ -f "fuzz/fuzz_targets/$target.rs" ] || { echo "fuzz.sh: no target '$target'" >&2; exit 2; }
-  work="fuzz/work/$target"
-  log="fuzz/work/$target.log"
+done
+
+# One target's run: libFuzzer with at most 10 s for one input and 2 GiB of memory (both count
+# as a crash); its verdict goes to fuzz/work/<target>.verdict.
+fuzz_one() {
+  local target=$1 work="fuzz/work/$1" log="fuzz/work/$1.log"
   mkdir -p "$work"
-  # libFuzzer: at most 10 s for one input and 2 GiB of memory; both count as a crash.
   if "${fuzz[@]}" run "${build_flags[@]}" "$target" "$work" "fuzz/corpus/$target" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       >"$log" 2>&1; then
+    echo pass >"fuzz/work/$target.verdict"
+  else
+    echo crash >"fuzz/work/$target.verdict"
+  fi
+}
+
+# libFuzzer runs on one core: FUZZ_JOBS targets at a time (default: one per core), each for
+# the whole SECONDS, so CI's 60 s per target costs 60 s per core's share of the targets.
+jobs="${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+case "$jobs" in
+  '' | *[!0-9]* | 0) echo "fuzz.sh: FUZZ_JOBS must be a positive whole number, not '$jobs'" >&2; exit 2 ;;
+esac
+running=()
+for target in "${targets[@]}"; do
+  rm -f "fuzz/work/$target.verdict"
+  fuzz_one "$target" &
+  running+=($!)
+  if [ "${#running[@]}" -ge "$jobs" ]; then
+    wait "${running[0]}" || true
+    running=("${running[@]:1}")
+  fi
+done
+for pid in "${running[@]}"; do wait "$pid" || true; done
+
+failed=0
+passed=0
+for target in "${targets[@]}"; do
+  work="fuzz/work/$target"
+  log="fuzz/work/$target.log"
+  if [ "$(cat "fuzz/work/$target.verdict" 2>/dev/null)" = pass ]; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     echo "fuzz.sh: $target: ${runs:-?} inputs in $seconds s, corpus $(find "$work" -type f | wc -l) entries, no crash"
     passed=$((passed + 1))
