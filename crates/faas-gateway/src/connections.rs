@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use faas_provider::ReplicaAddress;
+use faas_provider::{ReplicaAddress, UnixConnection};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -151,7 +151,9 @@ async fn connect(address: &ReplicaAddress) -> Result<SendRequest<Body>, ForwardE
             handshake(stream).await
         }
         ReplicaAddress::Unix(path) => {
-            handshake(within_timeout(faas_provider::address::connect_unix(path)).await?).await
+            let stream = within_timeout(faas_provider::address::connect_unix(path)).await?;
+            // Registered for reading only: no reactor wake-up each time the replica reads.
+            handshake(UnixConnection::from_tokio(stream).map_err(ForwardError::Connect)?).await
         }
     }
 }

@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use faas_provider::UnixConnection;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
 
 use crate::body::{self, GuardedBody, ResponseBody};
 use crate::config::{Config, Mode};
@@ -73,7 +74,7 @@ enum CallListener {
 /// One accepted call connection.
 enum Accepted {
     Tcp(TcpStream),
-    Unix(UnixStream),
+    Unix(UnixConnection),
 }
 
 impl CallListener {
@@ -84,7 +85,11 @@ impl CallListener {
                 let _ = stream.set_nodelay(true);
                 Ok(Accepted::Tcp(stream))
             }
-            CallListener::Unix(listener, _) => Ok(Accepted::Unix(listener.accept().await?.0)),
+            // Re-registered for reading only: no reactor wake-up each time faasd reads an
+            // answer (see faas_provider::unix_connection).
+            CallListener::Unix(listener, _) => Ok(Accepted::Unix(UnixConnection::from_tokio(
+                listener.accept().await?.0,
+            )?)),
         }
     }
 }
