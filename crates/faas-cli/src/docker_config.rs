@@ -7,6 +7,7 @@
 //! whose `config.json` is Docker's own with the registry-login file's `auths` laid over it,
 //! so credentials from either place work and neither file is changed.
 
+pub use faas_types::registry::{registry_of, same_registry};
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -118,29 +119,6 @@ pub fn save_login(
     }
     write(&path, &config)?;
     Ok(path)
-}
-
-/// The registry host an image name points at (`docker.io` for names without one).
-pub fn registry_of(image: &str) -> &str {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first
-        }
-        _ => "docker.io",
-    }
-}
-
-/// Whether a config.json key (`127.0.0.1:5000`, `https://ghcr.io`,
-/// `https://index.docker.io/v1/`) names `registry`.
-pub fn same_registry(key: &str, registry: &str) -> bool {
-    let host = key
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let hub = |h: &str| matches!(h, "docker.io" | "index.docker.io" | "registry-1.docker.io");
-    host == registry || (hub(host) && hub(registry))
 }
 
 /// The `auths` entries of Docker's config and the registry-login file together.

@@ -11,16 +11,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use bollard::auth::DockerCredentials;
 use faas_provider::ProviderError;
-
-/// The registry host an image name points at (`docker.io` for names without one).
-pub(crate) fn registry_of(image: &str) -> &str {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-            first
-        }
-        _ => "docker.io",
-    }
-}
+pub(crate) use faas_types::registry::{registry_of, same_registry};
 
 /// The credentials to pull `image` with, if any.
 pub(crate) fn for_pull(
@@ -119,19 +110,6 @@ fn from_config(text: &str, registry: &str) -> Result<Option<DockerCredentials>, 
         })),
         _ => Ok(None),
     }
-}
-
-/// Whether a config.json key (`127.0.0.1:5000`, `https://ghcr.io`,
-/// `https://index.docker.io/v1/`) names `registry`.
-fn same_registry(key: &str, registry: &str) -> bool {
-    let host = key
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let hub = |h: &str| matches!(h, "docker.io" | "index.docker.io" | "registry-1.docker.io");
-    host == registry || (hub(host) && hub(registry))
 }
 
 fn decode(token: &str) -> Option<(String, String)> {

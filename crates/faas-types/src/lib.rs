@@ -35,6 +35,7 @@ pub mod labels;
 pub mod logs;
 pub mod namespace;
 mod nullable;
+pub mod registry;
 pub mod rfc3339;
 pub mod scale;
 pub mod secret;
