@@ -7,7 +7,9 @@
 #   - cold start, a call's time to first byte for a function at zero replicas (scaled to 0
 #     through the API first), for a classic `cat` and an http-mode compiled function
 #     (crates/faas-watchdog/examples/hello_upstream, uploaded as a package so the sandbox
-#     sees it); median of COLD rounds each per faasd, their order rotated every round;
+#     sees it), and the same package asking for a writable copy per replica (`hellow`,
+#     `"writable": true`: the copy is made at each start); median of COLD rounds each per
+#     faasd, their order rotated every round;
 #   - throughput through the gateway to the http-mode function: wrk -t2 -c32 on each faasd,
 #     order rotated, ROUNDS rounds, medians and the median per-round ratios on/off (the
 #     sandbox's cost) and on/tcp (what the Unix socket hop gains over TCP).
@@ -54,14 +56,19 @@ available() { # NAME PORT FUNCTION -> "replicas available"
 }
 
 # The compiled http-mode function as a package: the sandbox sees no file outside it.
-python3 - "$T/release/examples/hello_upstream" "$WORK/hello.tar.gz" <<'EOF'
+# hellow: the same, asking for a writable copy per replica.
+python3 - "$T/release/examples/hello_upstream" "$WORK" <<'EOF'
 import io, json, sys, tarfile
-binary, out = sys.argv[1], sys.argv[2]
-with tarfile.open(out, "w:gz") as tar:
-    tar.add(binary, arcname="hello_upstream")
-    manifest = json.dumps({"env": {"mode": "http", "fprocess": "sh -c 'exec ./hello_upstream $PORT'"}}).encode()
-    info = tarfile.TarInfo("faas-package.json"); info.size = len(manifest); info.mode = 0o644
-    tar.addfile(info, io.BytesIO(manifest))
+binary, work = sys.argv[1], sys.argv[2]
+for name, writable in (("hello", False), ("hellow", True)):
+    with tarfile.open(f"{work}/{name}.tar.gz", "w:gz") as tar:
+        tar.add(binary, arcname="hello_upstream")
+        manifest = {"env": {"mode": "http", "fprocess": "sh -c 'exec ./hello_upstream $PORT'"}}
+        if writable:
+            manifest["writable"] = True
+        manifest = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("faas-package.json"); info.size = len(manifest); info.mode = 0o644
+        tar.addfile(info, io.BytesIO(manifest))
 EOF
 
 MODES=(on tcp off)
@@ -76,10 +83,12 @@ curl -s -u "$(auth on)" "http://127.0.0.1:${PORT[on]}/system/info" |
   python3 -c 'import json,sys; s=json.load(sys.stdin)["sandbox"]; print("sandbox active:", s["active"], "| missing:", s["missing"] or "nothing")' >&2
 for mode in "${MODES[@]}"; do
   p=${PORT[$mode]}
-  curl -sf -u "$(auth "$mode")" -o /dev/null -X PUT --data-binary @"$WORK/hello.tar.gz" "http://127.0.0.1:$p/system/packages/hello:1"
+  for pkg in hello hellow; do
+    curl -sf -u "$(auth "$mode")" -o /dev/null -X PUT --data-binary @"$WORK/$pkg.tar.gz" "http://127.0.0.1:$p/system/packages/$pkg:1"
+    deploy "$mode" "$p" "{\"service\":\"$pkg\",\"image\":\"$pkg:1\"}"
+  done
   deploy "$mode" "$p" '{"service":"cat","image":"functions/alpine:latest","envProcess":"cat"}'
-  deploy "$mode" "$p" '{"service":"hello","image":"hello:1"}'
-  for fn in cat hello; do
+  for fn in cat hello hellow; do
     until [ "$(curl -s -o /dev/null -w '%{http_code}' -d hi "http://127.0.0.1:$p/function/$fn")" = 200 ]; do sleep 0.05; done
   done
 done
@@ -105,7 +114,7 @@ cold_once() { # NAME PORT FUNCTION -> ms
 rotated() { local i n=${#MODES[@]}; for i in $(seq 0 $((n - 1))); do echo "${MODES[$(((i + $1) % n))]}"; done; }
 declare -A COLD_MEDIAN
 printf '%-6s %-5s %s\n' fn mode "cold start, call to first byte (ms), $COLD rounds"
-for fn in cat hello; do
+for fn in cat hello hellow; do
   for mode in "${MODES[@]}"; do : >"$WORK/cold-$mode"; done
   for r in $(seq "$COLD"); do
     for mode in $(rotated "$r"); do
@@ -134,7 +143,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 echo
-echo "cold start (median of $COLD, call to first byte, ms): cat ${COLD_MEDIAN[cat-on]} sandboxed over a Unix socket, ${COLD_MEDIAN[cat-tcp]} sandboxed over TCP, ${COLD_MEDIAN[cat-off]} unsandboxed; compiled http ${COLD_MEDIAN[hello-on]} / ${COLD_MEDIAN[hello-tcp]} / ${COLD_MEDIAN[hello-off]} (goal < 50 sandboxed)"
+echo "cold start (median of $COLD, call to first byte, ms): cat ${COLD_MEDIAN[cat-on]} sandboxed over a Unix socket, ${COLD_MEDIAN[cat-tcp]} sandboxed over TCP, ${COLD_MEDIAN[cat-off]} unsandboxed; compiled http ${COLD_MEDIAN[hello-on]} / ${COLD_MEDIAN[hello-tcp]} / ${COLD_MEDIAN[hello-off]} (goal < 50 sandboxed); the same with a writable copy per replica ${COLD_MEDIAN[hellow-on]} / ${COLD_MEDIAN[hellow-tcp]} / ${COLD_MEDIAN[hellow-off]}; package $(stat -c %s "$T/release/examples/hello_upstream") bytes unpacked"
 awk -v on="$(median <"$WORK/rps-on")" -v tcp="$(median <"$WORK/rps-tcp")" -v off="$(median <"$WORK/rps-off")" \
   -v roff="$(median <"$WORK/ratio-off")" -v rtcp="$(median <"$WORK/ratio-tcp")" -v n="$ROUNDS" 'BEGIN {
   printf "throughput to the http-mode function, median of %d rotated rounds: sandboxed over a Unix socket %.0f req/s, sandboxed over TCP %.0f req/s, unsandboxed %.0f req/s\n", n, on, tcp, off

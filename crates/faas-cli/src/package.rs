@@ -279,8 +279,8 @@ fn lay_out(
     Ok(())
 }
 
-/// Writes `faas-package.json` (the template's environment, `mode`, `fprocess`) into `dir`;
-/// returns that environment.
+/// Writes `faas-package.json` (the template's environment, `mode`, `fprocess`, and
+/// `writable` when the template asks for a writable copy) into `dir`; returns that environment.
 fn write_manifest(
     dir: &Path,
     template: &Template,
@@ -292,7 +292,10 @@ fn write_manifest(
         env.insert("mode".to_owned(), mode.to_owned());
     }
     env.insert("fprocess".to_owned(), fprocess);
-    let manifest = serde_json::json!({ "env": env });
+    let mut manifest = serde_json::json!({ "env": env });
+    if meta.writable {
+        manifest["writable"] = true.into();
+    }
     write_file(
         &dir.join(MANIFEST),
         serde_json::to_string_pretty(&manifest)
@@ -698,6 +701,32 @@ mod tests {
         assert!(names.contains(&MANIFEST.to_string()), "{names:?}");
         assert!(!names.iter().any(|n| n == "template.yml"), "{names:?}");
         assert_eq!(built.env["fprocess"], "python3 index.py");
+    }
+
+    #[test]
+    fn a_writable_template_asks_for_a_writable_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("w")).unwrap();
+        std::fs::write(dir.path().join("w/handler.sh"), "cat\n").unwrap();
+        let mut template = load_embedded("bash").unwrap();
+        let manifest = |built: &BuiltPackage| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(built.dir.join(MANIFEST)).unwrap()).unwrap()
+        };
+        let plain = build(
+            dir.path(),
+            &function("w", "bash", "./w"),
+            &template,
+            &options(),
+        );
+        assert_eq!(manifest(&plain.unwrap()).get("writable"), None);
+        template.meta.writable = true;
+        let writable = build(
+            dir.path(),
+            &function("w", "bash", "./w"),
+            &template,
+            &options(),
+        );
+        assert_eq!(manifest(&writable.unwrap())["writable"], true);
     }
 
     #[test]

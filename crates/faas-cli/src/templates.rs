@@ -143,6 +143,10 @@ pub struct TemplateMeta {
     /// `handler`: the handler folder is the package (no scaffolding).
     #[serde(default)]
     pub package_root: Option<String>,
+    /// The function writes into its own directory: its package asks the process runtime for a
+    /// writable copy per replica (`"writable": true` in `faas-package.json`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writable: bool,
     /// Paths (relative to the build folder) left out of the package.
     #[serde(default)]
     pub exclude: Vec<String>,

@@ -120,6 +120,72 @@ pub(crate) fn remove_temp_files(dir: &Path) {
     }
 }
 
+/// Gives the owner write access to every directory below `dir`, so it can be removed even if
+/// an archive (or a function, in its writable copy) made some read-only. Symlinks are not
+/// followed.
+pub(crate) fn make_writable(dir: &Path) {
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() {
+        return;
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o700 != 0o700 {
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o700));
+    }
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                make_writable(&entry.path());
+            }
+        }
+    }
+}
+
+/// Removes a tree its owner may have made read-only (see [`make_writable`]); "already gone"
+/// is success.
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+    make_writable(path);
+    remove_dir_all_if_exists(path)
+}
+
+/// Copies the tree at `from` to `to` (which must not exist): directories, regular files and
+/// symlinks (as links, never followed), keeping permission bits without set-id bits, every
+/// entry owned by `owner` when given. The copy is made private (0700) until it is whole, so
+/// nobody sees it half-written, then gets the mode of `from`.
+pub(crate) fn copy_tree(from: &Path, to: &Path, owner: Option<u32>) -> io::Result<()> {
+    let root_mode = fs::symlink_metadata(from)?.permissions().mode() & 0o777;
+    fs::DirBuilder::new().mode(0o700).create(to)?;
+    copy_entries(from, to, owner)?;
+    std::os::unix::fs::lchown(to, owner, owner)?;
+    fs::set_permissions(to, fs::Permissions::from_mode(root_mode | 0o200))
+}
+
+fn copy_entries(from: &Path, to: &Path, owner: Option<u32>) -> io::Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let meta = fs::symlink_metadata(&source)?;
+        let mode = meta.permissions().mode() & 0o777;
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(&source)?, &target)?;
+        } else if kind.is_dir() {
+            fs::DirBuilder::new().mode(0o700).create(&target)?;
+            copy_entries(&source, &target, owner)?;
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode | 0o200))?;
+        } else if kind.is_file() {
+            fs::copy(&source, &target)?;
+            fs::set_permissions(&target, fs::Permissions::from_mode(mode | 0o200))?;
+        } else {
+            continue;
+        }
+        std::os::unix::fs::lchown(&target, owner, owner)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +200,51 @@ mod tests {
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o400);
         assert_eq!(list_names(dir.path()).unwrap(), vec!["state.json"]);
+    }
+
+    #[test]
+    fn copy_tree_keeps_files_links_and_modes_and_is_writable() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        fs::create_dir_all(from.join("lib")).unwrap();
+        fs::write(from.join("run.sh"), "echo hi").unwrap();
+        fs::set_permissions(from.join("run.sh"), fs::Permissions::from_mode(0o4555)).unwrap();
+        fs::write(from.join("lib/data"), "data").unwrap();
+        fs::set_permissions(from.join("lib"), fs::Permissions::from_mode(0o555)).unwrap();
+        std::os::unix::fs::symlink("lib/data", from.join("link")).unwrap();
+        let to = dir.path().join("to");
+        let me = fs::metadata(dir.path()).unwrap().uid();
+        copy_tree(&from, &to, Some(me)).unwrap();
+
+        assert_eq!(fs::read_to_string(to.join("lib/data")).unwrap(), "data");
+        assert_eq!(
+            fs::read_link(to.join("link")).unwrap(),
+            Path::new("lib/data")
+        );
+        let mode = |p: &str| {
+            fs::symlink_metadata(to.join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        assert_eq!(
+            mode("run.sh"),
+            0o755,
+            "set-id bits dropped, owner may write"
+        );
+        assert_eq!(mode("lib"), 0o755);
+        fs::write(to.join("lib/new"), "written").unwrap();
+        assert!(to.join("lib/new").exists());
+        assert!(
+            !from.join("lib/new").exists(),
+            "the copy is not the original"
+        );
+
+        fs::set_permissions(to.join("lib"), fs::Permissions::from_mode(0o500)).unwrap();
+        remove_tree(&to).unwrap();
+        assert!(!to.exists());
+        fs::set_permissions(from.join("lib"), fs::Permissions::from_mode(0o755)).unwrap();
     }
 }

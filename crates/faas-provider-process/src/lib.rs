@@ -542,10 +542,12 @@ fn launch_spec(
     package: Option<(PackagePin, PathBuf)>,
 ) -> Result<LaunchSpec, String> {
     let mut env = BTreeMap::new();
+    let mut writable_package = false;
     if let Some((pin, dir)) = &package {
         let manifest = PackageStore::manifest(dir)
             .map_err(|e| format!("package {} ({}): {e}", pin.image, pin.digest))?;
         env.extend(manifest.env);
+        writable_package = manifest.writable;
     }
     if let Some(process) = &request.env_process {
         env.insert("fprocess".to_owned(), process.clone());
@@ -589,6 +591,7 @@ fn launch_spec(
         namespace: request.namespace_or_default().to_owned(),
         name: request.service.clone(),
         package,
+        writable_package,
         allocate_upstream: mode == "http" && !explicit_upstream,
         env,
         secrets: request.secrets.clone().unwrap_or_default(),
@@ -608,6 +611,7 @@ fn fallback_spec(record: &FunctionRecord) -> LaunchSpec {
             .clone()
             .map(|pin| (pin, PathBuf::from("/nonexistent/rustfaas-missing-package"))),
         env: deployment.env_vars.clone().unwrap_or_default(),
+        writable_package: false,
         allocate_upstream: false,
         secrets: deployment.secrets.clone().unwrap_or_default(),
         limits: CgroupLimits::default(),

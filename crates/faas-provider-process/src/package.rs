@@ -6,7 +6,8 @@
 //! directory). An optional `faas-package.json` at the root gives the package's default
 //! environment, as an image's config does:
 //! `{"env": {"fprocess": "python3 index.py", "mode": "http"}}`. A deployment's `envProcess`
-//! and `envVars` override it.
+//! and `envVars` override it. `"writable": true` asks for a per-replica writable copy of the
+//! package instead of the shared read-only one.
 //!
 //! Archives are checked before anything is written: entries must be regular files,
 //! directories, or links that stay inside the package; no absolute paths, no `..`, no entry
@@ -145,6 +146,10 @@ pub(crate) struct Manifest {
     /// The package's default environment (`fprocess`, `mode`, `upstream_url`, ...).
     #[serde(default)]
     pub(crate) env: BTreeMap<String, String>,
+    /// `"writable": true` gives each replica its own writable copy of the package, made at
+    /// every start; otherwise the package is shared and read-only.
+    #[serde(default)]
+    pub(crate) writable: bool,
 }
 
 impl Manifest {
@@ -408,7 +413,7 @@ impl PackageStore {
                 continue;
             }
             let dir = self.layout.unpacked(hex);
-            make_writable(&dir);
+            fsutil::make_writable(&dir);
             if let Err(e) = fsutil::remove_dir_all_if_exists(&dir) {
                 tracing::warn!("cannot remove unused package {}: {e}", dir.display());
             }
@@ -490,7 +495,7 @@ fn unpack_once(layout: &Layout, hex: &str, archive: impl Read) -> Result<(), Str
         .map_err(|e| format!("cannot unpack package: {e}"))?;
     let path = temp.keep();
     if let Err(e) = fs::rename(&path, &dest) {
-        make_writable(&path);
+        fsutil::make_writable(&path);
         let _ = fs::remove_dir_all(&path);
         if !dest.is_dir() {
             return Err(format!("cannot unpack package: {e}"));
@@ -827,28 +832,6 @@ fn check_unpacked_links(root: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Gives the owner write access to every directory below `dir`, so it can be removed even if
-/// the archive made some read-only.
-fn make_writable(dir: &Path) {
-    let Ok(meta) = fs::symlink_metadata(dir) else {
-        return;
-    };
-    if !meta.is_dir() {
-        return;
-    }
-    let mode = meta.permissions().mode();
-    if mode & 0o700 != 0o700 {
-        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o700));
-    }
-    if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                make_writable(&entry.path());
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -944,6 +927,15 @@ mod tests {
         let unpacked = layout.unpacked(&hex);
         assert_eq!(fs::read(unpacked.join("lib/run.sh")).unwrap(), b"echo hi\n");
         assert!(layout.blob(&hex).exists());
+    }
+
+    #[test]
+    fn a_manifest_may_ask_for_a_writable_copy() {
+        let plain = Manifest::parse(br#"{"env":{"fprocess":"sh run.sh"}}"#).unwrap();
+        assert!(!plain.writable, "read-only unless asked");
+        let writable = Manifest::parse(br#"{"env":{},"writable":true}"#).unwrap();
+        assert!(writable.writable);
+        assert!(Manifest::parse(br#"{"writable":"yes"}"#).is_err());
     }
 
     #[test]

@@ -46,6 +46,8 @@ const UNHEALTHY_AFTER: u32 = 3;
 const DEFAULT_HEALTHCHECK_INTERVAL: &str = "1s";
 /// The replica's directory holding its watchdog's Unix socket.
 const LISTEN_DIR: &str = "listen";
+/// The replica's writable copy of its package, when the package asks for one.
+const PACKAGE_COPY_DIR: &str = "package";
 /// `PATH` when the server has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -57,6 +59,9 @@ pub(crate) struct LaunchSpec {
     /// The pinned package and its unpacked directory (the working directory); `None` runs a
     /// host image in the replica directory.
     pub(crate) package: Option<(PackagePin, PathBuf)>,
+    /// The package asked (`"writable": true`) for a writable copy of its own in each replica,
+    /// made fresh at every start in the replica's `package/`.
+    pub(crate) writable_package: bool,
     /// Package defaults, then `fprocess` from `envProcess`, then the deployment's `envVars`.
     pub(crate) env: BTreeMap<String, String>,
     /// http mode without an explicit `upstream_url`: give each replica its own `PORT`.
@@ -247,7 +252,7 @@ async fn supervise(
     }
     let dir = slot.dir(&runtime);
     blocking(move || {
-        if let Err(e) = fsutil::remove_dir_all_if_exists(&dir) {
+        if let Err(e) = fsutil::remove_tree(&dir) {
             tracing::warn!("cannot remove replica directory {}: {e}", dir.display());
         }
         if let Some(function_dir) = dir.parent() {
@@ -365,6 +370,18 @@ fn prepare(runtime: &Arc<Runtime>, slot: &Slot, log: &FunctionLog) -> Result<Pre
                 "package {} ({}) is missing from the store",
                 pin.image, pin.digest
             ))
+        }
+        Some((pin, path)) if spec.writable_package => {
+            let copy = dir.join(PACKAGE_COPY_DIR);
+            fsutil::copy_tree(path, &copy, owner).map_err(|e| {
+                format!(
+                    "cannot copy package {} ({}) to {}: {e}",
+                    pin.image,
+                    pin.digest,
+                    copy.display()
+                )
+            })?;
+            copy
         }
         Some((_, path)) => path.clone(),
         None => dir.clone(),
@@ -667,7 +684,8 @@ fn spawn(
         tmp: &tmp,
         home: &home,
         secrets: &secrets,
-        package: slot.spec.package.as_ref().map(|(_, path)| path.as_path()),
+        package: slot.spec.package.as_ref().map(|_| workdir),
+        package_writable: slot.spec.writable_package,
         listen: listens_on_unix_socket(runtime, uid).then_some(listen.as_path()),
     };
     let sandboxed = uid.and_then(|uid| {
@@ -817,6 +835,8 @@ fn prepare_dir(
     unix_socket: bool,
 ) -> std::io::Result<()> {
     fsutil::create_dir_with_mode(dir, 0o700)?;
+    // A writable package copy is made fresh at every start, like `tmp/`.
+    fsutil::remove_tree(&dir.join(PACKAGE_COPY_DIR))?;
     let listen = dir.join(LISTEN_DIR);
     fsutil::remove_dir_all_if_exists(&listen)?;
     if unix_socket {

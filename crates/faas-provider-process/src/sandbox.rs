@@ -166,6 +166,8 @@ pub(crate) struct ReplicaMounts<'a> {
     pub(crate) home: &'a Path,
     pub(crate) secrets: &'a Path,
     pub(crate) package: Option<&'a Path>,
+    /// The package is the replica's own copy: bound writable, not read-only.
+    pub(crate) package_writable: bool,
     /// The replica's `listen/` (its call socket's directory), when it listens on one.
     pub(crate) listen: Option<&'a Path>,
 }
@@ -381,7 +383,12 @@ impl Sandbox {
         }
         let workdir = match mounts.package {
             Some(package) => {
-                args.extend(["--ro-bind".into(), path(package), PACKAGE_DIR.into()]);
+                let bind = if mounts.package_writable {
+                    "--bind"
+                } else {
+                    "--ro-bind"
+                };
+                args.extend([bind.into(), path(package), PACKAGE_DIR.into()]);
                 PACKAGE_DIR
             }
             None => HOME_DIR,

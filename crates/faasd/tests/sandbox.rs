@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{package, Faasd};
+use common::{package, package_with_manifest, Faasd};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -443,6 +443,103 @@ async fn another_functions_code_and_its_own_are_read_only() {
             handler.display()
         );
     }
+}
+
+/// Calls `function` until it answers 200 (its replica restarting), for up to 30 s.
+async fn invoke_until_ok(faasd: &Faasd, function: &str, body: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, text) = faasd.invoke(function, body).await;
+        if status == 200 {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{function} kept answering {status}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_package_that_asks_gets_a_writable_copy_of_its_own() {
+    writable_copy_checks(&Arena::start().await).await;
+}
+
+#[tokio::test]
+async fn as_an_ordinary_user_a_writable_copy_is_still_the_replicas_own() {
+    assert!(
+        is_root(),
+        "this test starts faasd as nobody, which needs root (as CI runs); it never skips"
+    );
+    let arena = Arena::around(Faasd::start_as_user(NOBODY, &[]), json!({})).await;
+    assert_eq!(uid_of(arena.faasd.pid()), NOBODY);
+    writable_copy_checks(&arena).await;
+}
+
+/// A package with `"writable": true`: each call appends to `./state` in its working
+/// directory and answers the file's size.
+async fn writable_copy_checks(arena: &Arena) {
+    let archive = package_with_manifest(
+        &[(
+            "handler.sh",
+            "cat >/dev/null\necho x >> ./state && wc -c < ./state\n",
+            0o755,
+        )],
+        json!({"env": {"fprocess": "sh handler.sh"}, "writable": true}),
+    );
+    let uploaded = arena
+        .faasd
+        .api(Method::PUT, "/system/packages/writer:1")
+        .body(archive)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+    arena
+        .faasd
+        .deploy_accepted(json!({"service": "writer", "image": "writer:1"}))
+        .await;
+    arena.faasd.wait_replicas("writer", 1).await;
+    for expected in ["2\n", "4\n", "6\n"] {
+        assert_eq!(
+            arena.faasd.invoke("writer", "").await,
+            (200, expected.into())
+        );
+    }
+
+    // The copy is the replica's own: the stored package is untouched, the copy belongs to
+    // the function's uid, and no other function can reach it.
+    let store = arena.faasd.data.join("packages/unpacked");
+    assert!(
+        find_files(&store, "state").is_empty(),
+        "the stored package was written"
+    );
+    let copies = find_files(&arena.faasd.data.join("run"), "state");
+    assert_eq!(copies.len(), 1, "one replica, one copy: {copies:?}");
+    let writer = arena.watchdog_pid("writer");
+    if uid_of(arena.faasd.pid()) == 0 {
+        let owner = std::fs::metadata(&copies[0]).unwrap().uid();
+        assert_eq!(owner, uid_of(writer), "the copy belongs to the function");
+        assert_ne!(owner, 0);
+    }
+    let data = arena.data();
+    let out = arena
+        .attack(&format!(
+            "for f in {data}/run/openfaas-fn/writer/*/package/state /proc/{writer}/cwd/state; do \
+             echo hacked >> $f; done; echo done"
+        ))
+        .await;
+    assert!(out.contains("done"), "the attack did not run: {out}");
+    assert_eq!(std::fs::read_to_string(&copies[0]).unwrap(), "x\nx\nx\n");
+
+    // A new start gets a fresh copy, as a container gets a fresh filesystem.
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &writer.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(invoke_until_ok(&arena.faasd, "writer", "").await, "2\n");
 }
 
 #[tokio::test]

@@ -480,9 +480,14 @@ pub fn raw_status(port: u16, path: &str) -> Option<u16> {
 
 /// A tar.gz function package: `files` at its root plus a `faas-package.json` with `env`.
 pub fn package(files: &[(&str, &str, u32)], env: Value) -> Vec<u8> {
+    package_with_manifest(files, json!({ "env": env }))
+}
+
+/// A tar.gz function package: `files` at its root plus `manifest` as its `faas-package.json`.
+pub fn package_with_manifest(files: &[(&str, &str, u32)], manifest: Value) -> Vec<u8> {
     let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut builder = tar::Builder::new(encoder);
-    let config = serde_json::to_vec(&json!({ "env": env })).expect("json");
+    let config = serde_json::to_vec(&manifest).expect("json");
     let mut all: Vec<(&str, &[u8], u32)> = vec![("faas-package.json", &config, 0o644)];
     all.extend(files.iter().map(|(n, c, m)| (*n, c.as_bytes(), *m)));
     for (name, content, mode) in all {
