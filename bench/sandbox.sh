@@ -12,7 +12,9 @@
 #     faasd, their order rotated every round;
 #   - throughput through the gateway to the http-mode function: wrk -t2 -c32 on each faasd,
 #     order rotated, ROUNDS rounds, medians and the median per-round ratios on/off (the
-#     sandbox's cost) and on/tcp (what the Unix socket hop gains over TCP).
+#     sandbox's cost) and on/tcp (what the Unix socket hop gains over TCP); with each run, the
+#     CPU time faasd and its replicas used per call (noise-proof: a busy host slows calls,
+#     it does not add CPU time to them).
 # Goals: sandboxed cold start < 50 ms; sandboxed throughput >= 0.95 of unsandboxed.
 # Knobs: DURATION (5) seconds per wrk run, ROUNDS (5) rounds, COLD (7) cold starts per
 # function and mode. Exits 0: it is a report.
@@ -127,14 +129,23 @@ for fn in cat hello hellow; do
   done
 done
 
-rps() { wrk -t2 -c32 -d"${DURATION}s" "$1" 2>/dev/null | awk '/Requests\/sec/ {print $2}'; }
+# rps MODE: runs wrk on MODE's faasd; prints req/s and appends CPU us per call to cpu-MODE.
+rps() {
+  local pid before after out
+  pid=$(cat "$WORK/$1.pid")
+  before=$(tree_cpu_ticks "$pid")
+  out=$(wrk -t2 -c32 -d"${DURATION}s" "http://127.0.0.1:${PORT[$1]}/function/hello" 2>/dev/null)
+  after=$(tree_cpu_ticks "$pid")
+  awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" '/requests in/ {printf "%.1f\n", (a - b) * 1e6 / hz / $1}' <<<"$out" >>"$WORK/cpu-$1"
+  awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
 declare -A RPS
-for mode in "${MODES[@]}"; do : >"$WORK/rps-$mode"; done
+for mode in "${MODES[@]}"; do : >"$WORK/rps-$mode"; : >"$WORK/cpu-$mode"; done
 : >"$WORK/ratio-off"; : >"$WORK/ratio-tcp"
 printf '\n%-6s %12s %12s %12s %8s %8s\n' round "on(unix)/s" "tcp/s" "off/s" "on/off" "on/tcp"
 for r in $(seq "$ROUNDS"); do
   for mode in $(rotated "$r"); do
-    RPS[$mode]=$(rps "http://127.0.0.1:${PORT[$mode]}/function/hello")
+    RPS[$mode]=$(rps "$mode")
     echo "${RPS[$mode]}" >>"$WORK/rps-$mode"
   done
   awk -v a="${RPS[on]}" -v b="${RPS[off]}" 'BEGIN {printf "%.4f\n", a/b}' >>"$WORK/ratio-off"
@@ -148,3 +159,5 @@ awk -v on="$(median <"$WORK/rps-on")" -v tcp="$(median <"$WORK/rps-tcp")" -v off
   -v roff="$(median <"$WORK/ratio-off")" -v rtcp="$(median <"$WORK/ratio-tcp")" -v n="$ROUNDS" 'BEGIN {
   printf "throughput to the http-mode function, median of %d rotated rounds: sandboxed over a Unix socket %.0f req/s, sandboxed over TCP %.0f req/s, unsandboxed %.0f req/s\n", n, on, tcp, off
   printf "median round ratios: sandboxed (Unix socket) / unsandboxed %.3f (goal >= 0.95); Unix socket / TCP, both sandboxed, %.3f (what the socket hop gains)\n", roff, rtcp }'
+awk -v on="$(median <"$WORK/cpu-on")" -v tcp="$(median <"$WORK/cpu-tcp")" -v off="$(median <"$WORK/cpu-off")" 'BEGIN {
+  printf "CPU time of faasd and its replicas per call (median, us): sandboxed over a Unix socket %.1f, sandboxed over TCP %.1f, unsandboxed %.1f; unsandboxed / sandboxed %.3f (the throughput the sandbox leaves where CPU is the limit)\n", on, tcp, off, off / on }'

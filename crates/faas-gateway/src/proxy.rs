@@ -50,8 +50,10 @@ pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for
 /// `X-Forwarded-Host`: the `Host` the caller asked for.
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
-/// First and longest pause between looks for a ready replica.
+/// Pause between looks for a ready replica: short while a cold start usually ends (a look is
+/// an in-memory read for the process backend), longer after.
 const READY_POLL_FIRST: Duration = Duration::from_millis(2);
+const READY_POLL_FAST_FOR: Duration = Duration::from_millis(150);
 const READY_POLL_MAX: Duration = Duration::from_millis(10);
 
 /// The handler of every `/function/*` route.
@@ -398,7 +400,8 @@ async fn wait_for_endpoints(
     name: &str,
     wait: Duration,
 ) -> Result<bool, GatewayError> {
-    let deadline = tokio::time::Instant::now() + wait;
+    let started = tokio::time::Instant::now();
+    let deadline = started + wait;
     let mut pause = READY_POLL_FIRST;
     loop {
         let ready = !state
@@ -415,7 +418,9 @@ async fn wait_for_endpoints(
             return Ok(false);
         }
         tokio::time::sleep(pause.min(deadline - now)).await;
-        pause = (pause * 2).min(READY_POLL_MAX);
+        if now - started >= READY_POLL_FAST_FOR {
+            pause = (pause * 2).min(READY_POLL_MAX);
+        }
     }
 }
 

@@ -58,7 +58,9 @@ async fn exchange(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> bool {
 /// How long to wait before the next readiness probe of a starting replica: very often at
 /// first, so a deploy is callable within milliseconds, then less.
 pub(crate) fn startup_poll_interval(elapsed: Duration) -> Duration {
-    if elapsed < Duration::from_millis(500) {
+    if elapsed < Duration::from_millis(200) {
+        Duration::from_millis(2)
+    } else if elapsed < Duration::from_millis(500) {
         Duration::from_millis(5)
     } else if elapsed < Duration::from_secs(3) {
         Duration::from_millis(25)

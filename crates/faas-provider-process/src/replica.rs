@@ -471,7 +471,14 @@ async fn start(
         env,
         uid,
     } = prepared;
-    let (child, pid, gate) = spawn(runtime, slot, &dir, &workdir, env, uid, log)?;
+    let launch = Launch {
+        dir: &dir,
+        workdir: &workdir,
+        env,
+        uid,
+        cgroup,
+    };
+    let (child, pid, gate) = spawn(runtime, slot, launch, log)?;
     let init = match gate {
         // Sandboxed: bwrap waits on its gate until the sandbox's init is in the cgroup.
         Some(gate) => {
@@ -671,12 +678,27 @@ async fn watch_running(
 fn spawn(
     runtime: &Runtime,
     slot: &Slot,
-    dir: &Path,
-    workdir: &Path,
-    env: BTreeMap<String, String>,
-    uid: Option<u32>,
+    launch: Launch<'_>,
     log: &Arc<FunctionLog>,
 ) -> Result<(Child, i32, Option<std::os::unix::net::UnixStream>), String> {
+    let Launch {
+        dir,
+        workdir,
+        mut env,
+        uid,
+        cgroup,
+    } = launch;
+    if let (None, Some(group)) = (uid, cgroup) {
+        // Unsandboxed, the watchdog joins its cgroup itself before it starts anything, so an
+        // http-mode upstream it starts at once is inside too (the server's move after the
+        // spawn would miss it); sandboxed, bwrap waits at its gate for that move instead.
+        let procs: Vec<String> = group
+            .dirs
+            .iter()
+            .map(|dir| dir.join("cgroup.procs").display().to_string())
+            .collect();
+        env.insert("cgroup_procs".to_owned(), procs.join(":"));
+    }
     let watchdog = &runtime.config.watchdog_path;
     let (tmp, home, secrets) = (dir.join("tmp"), dir.join("home"), dir.join("secrets"));
     let listen = dir.join(LISTEN_DIR);
@@ -732,6 +754,18 @@ fn spawn(
         .and_then(|pid| i32::try_from(pid).ok())
         .ok_or("the watchdog exited at once")?;
     Ok((child, pid, gate))
+}
+
+/// What one start of a replica's watchdog runs with.
+struct Launch<'a> {
+    /// The replica's run directory.
+    dir: &'a Path,
+    /// Its package (or its writable copy), or `dir` for a host image.
+    workdir: &'a Path,
+    env: BTreeMap<String, String>,
+    /// The sandbox's uid for the function, when sandboxed.
+    uid: Option<u32>,
+    cgroup: Option<&'a ReplicaCgroup>,
 }
 
 /// Whether a replica's watchdog listens on a Unix socket in its `listen/`: sandboxed (it has

@@ -237,6 +237,49 @@ async fn http_mode_replicas_get_their_own_ports() {
     h.stop().await;
 }
 
+/// Without the sandbox the watchdog joins its replica's cgroup itself before it starts the
+/// upstream, so an http-mode function's server is under the replica's limits too.
+#[tokio::test]
+async fn an_unsandboxed_http_upstream_is_in_its_replicas_cgroup() {
+    let h = Harness::start_with(|config| {
+        config.sandbox.mode = faas_provider_process::SandboxMode::Off;
+    })
+    .await;
+    if let Some(reason) = h.provider.limits_unavailable_reason() {
+        panic!("cgroups are not usable here ({reason}); this test needs them: run it as root");
+    }
+    let manifest = format!(
+        r#"{{"env":{{"fprocess":"{} server.py","mode":"http"}}}}"#,
+        python3()
+    );
+    let archive = package(&[
+        ("faas-package.json", 0o644, manifest.as_bytes()),
+        ("server.py", 0o644, HTTP_SERVER),
+    ]);
+    h.provider.put_package("py-http:1", archive).await.unwrap();
+    h.provider
+        .deploy(deployment("upcg", "py-http:1", None))
+        .await
+        .unwrap();
+    let (status, body) = h.call_function("upcg", "ping").await;
+    assert_eq!(status, 200, "{body}");
+    // No PID namespace here: the pid the server reports is the host's.
+    let pid = body
+        .split_whitespace()
+        .find_map(|part| part.strip_prefix("pid="))
+        .expect("the server's pid");
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let memory = membership
+        .lines()
+        .find(|line| line.contains(":memory:") || line.starts_with("0::"))
+        .unwrap_or_default();
+    assert!(
+        memory.ends_with("/upcg/upcg-1"),
+        "the upstream is outside its replica's cgroup: {membership}"
+    );
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn scale_up_and_down() {
     let h = Harness::start().await;

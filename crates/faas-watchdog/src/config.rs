@@ -119,6 +119,10 @@ pub struct Config {
     /// watchdog's PID namespace not in a call in flight with it (the process provider's
     /// sandbox sets it; ignored unless the watchdog's parent is pid 1).
     pub kill_strays: bool,
+    /// *ours*: `cgroup.procs` files (`:`-separated) the watchdog moves itself into before it
+    /// starts anything, so that every process it starts is inside them (the process
+    /// provider sets it when it runs replicas without its sandbox).
+    pub cgroup_procs: Vec<PathBuf>,
     /// Worker threads of the runtime; 0 means one per core.
     pub threads: usize,
 }
@@ -222,6 +226,14 @@ impl Config {
                 Some(_) => Some(read_number(&lookup, "max_open_files", 0)?),
             },
             kill_strays: read_bool(&lookup, "kill_strays", false)?,
+            cgroup_procs: lookup("cgroup_procs")
+                .map(|list| {
+                    list.split(':')
+                        .filter(|p| !p.trim().is_empty())
+                        .map(PathBuf::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
             threads: read_number(&lookup, "watchdog_threads", 0)? as usize,
         })
     }
@@ -438,6 +450,27 @@ mod tests {
         assert_eq!(
             config.content_type.as_deref(),
             Some("application/octet-stream")
+        );
+    }
+
+    #[test]
+    fn cgroup_procs_is_a_colon_separated_list() {
+        let none = Config::from_env(&env(&[("fprocess", "cat")])).unwrap();
+        assert!(none.cgroup_procs.is_empty());
+        let two = Config::from_env(&env(&[
+            ("fprocess", "cat"),
+            (
+                "cgroup_procs",
+                "/sys/fs/cgroup/memory/r/cgroup.procs::/sys/fs/cgroup/cpu/r/cgroup.procs",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(
+            two.cgroup_procs,
+            vec![
+                PathBuf::from("/sys/fs/cgroup/memory/r/cgroup.procs"),
+                PathBuf::from("/sys/fs/cgroup/cpu/r/cgroup.procs")
+            ]
         );
     }
 

@@ -24,6 +24,17 @@ pub enum IsolationError {
     NoMountPoint(&'static str),
 }
 
+/// Moves this process into each cgroup whose `cgroup.procs` file is given (writing `0` names
+/// the writer), before it starts anything, so all it starts is inside as well.
+pub fn join_cgroups(procs: &[PathBuf]) -> Result<(), std::io::Error> {
+    for file in procs {
+        std::fs::write(file, "0").map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot join {}: {e}", file.display()))
+        })?;
+    }
+    Ok(())
+}
+
 /// In a private mount namespace of this process (and the function processes it starts),
 /// bind-mounts `source` at `/var/openfaas/secrets`. Must run before any thread is started:
 /// a mount namespace is unshared for the calling thread only.

@@ -47,6 +47,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
 
+    // First: whatever starts from here on (the http-mode upstream) is in the cgroup too.
+    if let Err(err) = faas_watchdog::isolation::join_cgroups(&config.cgroup_procs) {
+        eprintln!("fwatchdog: {err}");
+    }
     if let Some(source) = config.secrets_bind_from.clone() {
         // Before any thread starts: the mount namespace is per thread until then.
         let readable_at = match faas_watchdog::isolation::bind_secrets(&source) {
