@@ -205,9 +205,8 @@ class Handler(BaseHTTPRequestHandler):
 HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
 
-#[tokio::test]
-async fn http_mode_replicas_get_their_own_ports() {
-    let h = Harness::start().await;
+/// Stores [`HTTP_SERVER`] as the http-mode package `py-http:1`.
+async fn put_http_server(h: &Harness) {
     let manifest = format!(
         r#"{{"env":{{"fprocess":"{} server.py","mode":"http"}}}}"#,
         python3()
@@ -217,6 +216,12 @@ async fn http_mode_replicas_get_their_own_ports() {
         ("server.py", 0o644, HTTP_SERVER),
     ]);
     h.provider.put_package("py-http:1", archive).await.unwrap();
+}
+
+#[tokio::test]
+async fn http_mode_replicas_get_their_own_ports() {
+    let h = Harness::start().await;
+    put_http_server(&h).await;
     h.provider
         .deploy(with_min_replicas(
             deployment("pyhttp", "py-http:1", None),
@@ -248,15 +253,7 @@ async fn an_unsandboxed_http_upstream_is_in_its_replicas_cgroup() {
     if let Some(reason) = h.provider.limits_unavailable_reason() {
         panic!("cgroups are not usable here ({reason}); this test needs them: run it as root");
     }
-    let manifest = format!(
-        r#"{{"env":{{"fprocess":"{} server.py","mode":"http"}}}}"#,
-        python3()
-    );
-    let archive = package(&[
-        ("faas-package.json", 0o644, manifest.as_bytes()),
-        ("server.py", 0o644, HTTP_SERVER),
-    ]);
-    h.provider.put_package("py-http:1", archive).await.unwrap();
+    put_http_server(&h).await;
     h.provider
         .deploy(deployment("upcg", "py-http:1", None))
         .await

@@ -81,6 +81,23 @@ impl Arena {
         Arena { faasd }
     }
 
+    /// Uploads `archive` as package `name:1`, deploys it as function `name` and waits for
+    /// its replica.
+    async fn deploy_package(&self, name: &str, archive: Vec<u8>) {
+        let uploaded = self
+            .faasd
+            .api(Method::PUT, &format!("/system/packages/{name}:1"))
+            .body(archive)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), 201, "upload of {name}:1");
+        self.faasd
+            .deploy_accepted(json!({"service": name, "image": format!("{name}:1")}))
+            .await;
+        self.faasd.wait_replicas(name, 1).await;
+    }
+
     /// Runs `script` as the attacker; returns its output.
     async fn attack(&self, script: &str) -> String {
         self.faasd.invoke("attacker", script).await.1
@@ -403,19 +420,7 @@ async fn another_functions_code_and_its_own_are_read_only() {
         )],
         json!({"fprocess": "sh handler.sh"}),
     );
-    let uploaded = arena
-        .faasd
-        .api(Method::PUT, "/system/packages/coded:1")
-        .body(archive)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(uploaded.status(), 201);
-    arena
-        .faasd
-        .deploy_accepted(json!({"service": "coded", "image": "coded:1"}))
-        .await;
-    arena.faasd.wait_replicas("coded", 1).await;
+    arena.deploy_package("coded", archive).await;
     assert_eq!(
         arena.faasd.invoke("coded", "").await,
         (200, "original\n".into())
@@ -488,19 +493,7 @@ async fn writable_copy_checks(arena: &Arena) {
         )],
         json!({"env": {"fprocess": "sh handler.sh"}, "writable": true}),
     );
-    let uploaded = arena
-        .faasd
-        .api(Method::PUT, "/system/packages/writer:1")
-        .body(archive)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(uploaded.status(), 201);
-    arena
-        .faasd
-        .deploy_accepted(json!({"service": "writer", "image": "writer:1"}))
-        .await;
-    arena.faasd.wait_replicas("writer", 1).await;
+    arena.deploy_package("writer", archive).await;
     for expected in ["2\n", "4\n", "6\n"] {
         assert_eq!(
             arena.faasd.invoke("writer", "").await,
@@ -831,19 +824,7 @@ async fn a_port_taken_while_an_upstream_restarts_is_cut_off() {
         &[("server.py", DYING_SERVER, 0o644)],
         json!({"mode": "http", "fprocess": "python3 server.py"}),
     );
-    let uploaded = arena
-        .faasd
-        .api(Method::PUT, "/system/packages/dying:1")
-        .body(archive)
-        .send()
-        .await
-        .unwrap();
-    assert!(uploaded.status().is_success(), "{}", uploaded.status());
-    arena
-        .faasd
-        .deploy_accepted(json!({"service": "dying", "image": "dying:1"}))
-        .await;
-    arena.faasd.wait_replicas("dying", 1).await;
+    arena.deploy_package("dying", archive).await;
     let upstream: u16 = arena
         .watchdog_var("dying", "PORT")
         .and_then(|port| port.parse().ok())
