@@ -5,14 +5,20 @@
 //!
 //! A push runs `docker push` with `DOCKER_CONFIG` pointing at a private temporary folder
 //! whose `config.json` is Docker's own with the registry-login file's `auths` laid over it,
-//! so credentials from either place work and neither file is changed.
+//! so credentials from either place work and neither file is changed (`docker` runs the
+//! credential helpers the config names). `--send-registry-auth` reads the same two files and
+//! runs the helper itself when the registry has one (`faas-registry-auth`).
 
-pub use faas_types::registry::{registry_of, same_registry};
+pub use faas_registry_auth::{registry_of, same_registry};
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use std::ffi::OsString;
+
 use base64::Engine as _;
+use faas_registry_auth::helper::Helpers;
+use faas_registry_auth::DockerConfig;
 use serde_json::{Map, Value};
 
 use crate::env::CliEnv;
@@ -31,6 +37,12 @@ pub enum DockerConfigError {
         /// Why.
         source: std::io::Error,
     },
+    /// The credentials cannot be found (a credential helper failed, a bad `auth`).
+    #[error(transparent)]
+    Auth(#[from] faas_registry_auth::AuthError),
+    /// The registry's credentials are an identity token, which `registryAuth` cannot carry.
+    #[error("the credentials for {0} are an identity token; registryAuth takes a user and password (run `faas-cli registry-login`)")]
+    TokenOnly(String),
     /// The file is not a JSON object.
     #[error("{path} is not a Docker config.json (a JSON object): {why}")]
     Parse {
@@ -188,51 +200,35 @@ impl PushConfig {
     }
 }
 
-/// Whether Docker's config or the registry-login file has an entry for `registry`.
+/// Whether Docker's config or the registry-login file names `registry` (an `auths` entry or
+/// a credential helper).
 pub fn has_entry(project: &Path, env: &CliEnv, registry: &str) -> bool {
-    let Ok(config) = merged(project, env) else {
-        return false;
-    };
-    let in_auths = matches!(config.get("auths"), Some(Value::Object(auths))
-        if auths.keys().any(|k| same_registry(k, registry)));
-    let in_helpers = matches!(config.get("credHelpers"), Some(Value::Object(h))
-        if h.keys().any(|k| same_registry(k, registry)));
-    in_auths || in_helpers || config.contains_key("credsStore")
+    merged(project, env).is_ok_and(|map| DockerConfig { map }.names(registry))
 }
 
-/// base64 of `user:password` for `registry` from Docker's config or the registry-login file
-/// (`auth`, or `username` and `password`), for a deployment's `registryAuth`.
+/// base64 of `user:password` for `registry`, for a deployment's `registryAuth`: from the
+/// registry-login file or Docker's config, running its credential helper (on the CLI's
+/// `PATH`) when it names one, as `docker` would.
 pub fn registry_auth(
     project: &Path,
     env: &CliEnv,
     registry: &str,
 ) -> Result<Option<String>, DockerConfigError> {
-    let config = merged(project, env)?;
-    let Some(Value::Object(auths)) = config.get("auths") else {
-        return Ok(None);
+    let config = DockerConfig {
+        map: merged(project, env)?,
     };
-    let Some(entry) = auths
-        .iter()
-        .find(|(k, _)| same_registry(k, registry))
-        .map(|(_, e)| e)
-    else {
-        return Ok(None);
+    let helpers = Helpers {
+        path: env.vars.get("PATH").map(OsString::from),
+        ..Helpers::default()
     };
-    let field = |name: &str| {
-        entry
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(auth) = field("auth") {
-        return Ok(Some(auth.to_owned()));
+    let found = config.credentials(registry, &helpers, Path::new("Docker's config.json"))?;
+    match found {
+        None => Ok(None),
+        Some(found) => found
+            .registry_auth()
+            .map(Some)
+            .ok_or_else(|| DockerConfigError::TokenOnly(registry.to_owned())),
     }
-    Ok(match (field("username"), field("password")) {
-        (Some(user), Some(password)) => {
-            Some(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
-        }
-        _ => None,
-    })
 }
 
 #[cfg(test)]
@@ -288,6 +284,54 @@ mod tests {
         );
         assert!(has_entry(project.path(), &env, "ghcr.io"));
         assert!(!has_entry(project.path(), &env, "quay.io"));
+    }
+
+    #[test]
+    fn send_registry_auth_runs_the_configs_credential_helper() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let project = tempfile::tempdir().unwrap();
+        let docker = tempfile::tempdir().unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        let helper = bin.path().join("docker-credential-rustfaas");
+        std::fs::write(
+            &helper,
+            "#!/bin/sh\nread server\n[ \"$server\" = ghcr.io ] || { echo 'credentials not found in native keychain'; exit 1; }\necho '{\"Username\":\"carol\",\"Secret\":\"pw\"}'\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            docker.path().join("config.json"),
+            r#"{"credHelpers":{"ghcr.io":"rustfaas","quay.io":"rustfaas"}}"#,
+        )
+        .unwrap();
+        let path = format!("{}:/usr/bin:/bin", bin.path().display());
+        let env = CliEnv::from_map(
+            [
+                (
+                    "DOCKER_CONFIG".to_owned(),
+                    docker.path().display().to_string(),
+                ),
+                ("PATH".to_owned(), path),
+            ]
+            .into(),
+        );
+        assert!(has_entry(project.path(), &env, "ghcr.io"));
+        let carol = base64::engine::general_purpose::STANDARD.encode("carol:pw");
+        assert_eq!(
+            registry_auth(project.path(), &env, "ghcr.io").unwrap(),
+            Some(carol)
+        );
+        assert_eq!(
+            registry_auth(project.path(), &env, "quay.io").unwrap(),
+            None
+        );
+        // A registry-login entry for the registry does not stop Docker's helper from
+        // answering first, as in `docker` (helpers win over auths).
+        save_login(project.path(), "quay.io", "dave", "pw2").unwrap();
+        assert_eq!(
+            registry_auth(project.path(), &env, "quay.io").unwrap(),
+            None
+        );
     }
 
     #[test]

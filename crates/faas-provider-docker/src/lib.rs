@@ -243,11 +243,16 @@ impl DockerProvider {
                 )))
             }
             None => {
-                let credentials = registry_auth::for_pull(
-                    image,
-                    registry_auth,
-                    config.registry_config.as_deref(),
-                )?;
+                let credentials = {
+                    let (image, auth) = (image.to_owned(), registry_auth.map(str::to_owned));
+                    let file = config.registry_config.clone();
+                    // A credential helper is a program: off the async threads.
+                    tokio::task::spawn_blocking(move || {
+                        registry_auth::for_pull(&image, auth.as_deref(), file.as_deref())
+                    })
+                    .await
+                    .map_err(|e| ProviderError::Internal(format!("registry credentials: {e}")))??
+                };
                 let with = if registry_auth.is_some_and(|a| !a.trim().is_empty()) {
                     " with the deployment's registryAuth"
                 } else if credentials.is_some() {

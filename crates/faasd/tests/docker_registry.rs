@@ -82,11 +82,30 @@ async fn images_from_a_registry_that_asks_for_credentials() {
     std::fs::write(&config_file, "{}").unwrap();
     let config = config_file.display().to_string();
     let engine = docker_host();
+    // A credential helper on faasd's PATH, as `docker-credential-pass` would be: it answers
+    // for this registry only.
+    let helpers = tempfile::tempdir().unwrap();
+    let helper = helpers.path().join("docker-credential-rustfaas-test");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\n[ \"$(cat)\" = '{host}' ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\n\
+             echo '{{\"ServerURL\":\"{host}\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}}'\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        helpers.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let faasd = Faasd::start_with(&[
         ("FAASD_PROVIDER", "docker"),
         ("DOCKER_HOST", &engine),
         ("FAASD_IMAGE_PULL", "always"),
         ("FAASD_DOCKER_CONFIG", &config),
+        ("PATH", &path),
     ]);
     let deployment = |name: &str, auth: Option<String>| {
         let mut body = json!({"service": name, "image": image, "envProcess": "wc -c"});
@@ -134,6 +153,36 @@ async fn images_from_a_registry_that_asks_for_credentials() {
     faasd.wait_replicas("config-wc", 1).await;
     let (status, body) = faasd.invoke("config-wc", "123").await;
     assert_eq!((status, body.trim()), (200, "3"));
+
+    // A config that names a credential helper for the registry: faasd runs it, as `docker`
+    // does (`credHelpers` wins over an `auths` entry, which here is wrong).
+    std::fs::write(
+        &config_file,
+        json!({
+            "credHelpers": {host.clone(): "rustfaas-test"},
+            "auths": {host.clone(): {"auth": base64("alice:wrong")}}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    faasd.deploy_accepted(deployment("helper-wc", None)).await;
+    faasd.wait_replicas("helper-wc", 1).await;
+    let (status, body) = faasd.invoke("helper-wc", "1234").await;
+    assert_eq!((status, body.trim()), (200, "4"));
+    // A helper that is not installed is the server's problem, said as such.
+    std::fs::write(
+        &config_file,
+        json!({"credsStore": "not-installed"}).to_string(),
+    )
+    .unwrap();
+    let response = faasd.deploy(deployment("nohelper-wc", None)).await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_server_error(), "{status}: {text}");
+    assert!(
+        text.contains("docker-credential-not-installed is not on PATH"),
+        "{text}"
+    );
     drop(faasd); // stops its containers
     docker(&["rmi", &image]);
 }
