@@ -185,6 +185,35 @@ fn the_node20_template_answers_as_an_image() {
     assert_eq!(container.call_until("POST", "hello", 200), "hello");
 }
 
+/// node (OpenFaaS's node, now Node 18 upstream) and node18, which is node's files with its
+/// own template.yml, as images on the machine's Node.js, as node20 is.
+#[test]
+fn the_node_and_node18_templates_answer_as_images() {
+    let project = project();
+    let args = [format!("NODE_IMAGE={}", template_base_image("node"))];
+    for (lang, name) in [("node", "echonode"), ("node18", "echonode18")] {
+        new_and_build(&project, lang, name, &[], &args);
+        let container = Container::run(&format!("{name}:latest"));
+        assert_eq!(
+            container.call_until("POST", "hello", 200),
+            "hello",
+            "{lang}"
+        );
+    }
+}
+
+/// java11 as an image, built and run on the machine's JDK (its sources compile on any JDK
+/// from 11 on), as java17 is.
+#[test]
+fn the_java11_template_answers_as_an_image() {
+    let project = project();
+    let jdk = template_base_image("java");
+    let args = [format!("JDK_IMAGE={jdk}"), format!("JRE_IMAGE={jdk}")];
+    new_and_build(&project, "java11", "hellojava11", &[], &args);
+    let container = Container::run("hellojava11:latest");
+    assert_eq!(container.call_until("POST", "hello", 200), "Hello, world!");
+}
+
 /// java17 as an image: compiled with the machine's JDK by the template's build.sh in the
 /// build stage, run on it (JRE_IMAGE) with the JDK's HTTP server behind of-watchdog.
 #[test]
