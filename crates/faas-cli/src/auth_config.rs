@@ -2,8 +2,6 @@
 //! moved with `OPENFAAS_CONFIG`), mode 0600, holding
 //! `auths: [{gateway, auth: basic, token: base64(user:password)}]`.
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -113,28 +111,8 @@ impl ConfigFile {
             path: path.display().to_string(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(io)?;
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(io)?;
-            }
-        }
         let text = serde_saphyr::to_string(self).map_err(|e| io(std::io::Error::other(e)))?;
-        let tmp = path.with_extension("yml.tmp");
-        {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io)?;
-            file.write_all(text.as_bytes()).map_err(io)?;
-            file.sync_all().map_err(io)?;
-        }
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+        crate::private_file::write(path, text.as_bytes()).map_err(io)
     }
 
     /// Saves basic-auth credentials for `gateway`, replacing any there were.
@@ -190,6 +168,7 @@ impl ConfigFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn round_trip_with_mode_0600() {

@@ -10,8 +10,6 @@
 //! runs the helper itself when the registry has one (`faas-registry-auth`).
 
 pub use faas_registry_auth::{registry_of, same_registry};
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use std::ffi::OsString;
@@ -91,23 +89,8 @@ fn read(path: &Path) -> Result<Map<String, Value>, DockerConfigError> {
 /// Writes a JSON object to `path` with mode 0600 (its folder 0700 when made here), whole or
 /// not at all.
 fn write(path: &Path, config: &Map<String, Value>) -> Result<(), DockerConfigError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
-    }
     let text = serde_json::to_string_pretty(config).unwrap_or_default() + "\n";
-    let temp = path.with_extension("json.tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(io(&temp))?;
-    file.write_all(text.as_bytes()).map_err(io(&temp))?;
-    file.sync_all().map_err(io(&temp))?;
-    std::fs::rename(&temp, path).map_err(io(path))
+    crate::private_file::write(path, text.as_bytes()).map_err(io(path))
 }
 
 /// `registry-login`: adds (or replaces) `server`'s entry in `project/credentials/config.json`.
@@ -234,6 +217,7 @@ pub fn registry_auth(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     fn env_with(docker_config: &Path) -> CliEnv {
         CliEnv::from_map(

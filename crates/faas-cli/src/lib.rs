@@ -40,6 +40,7 @@ pub mod image_build;
 pub mod image_tag;
 pub mod output;
 pub mod package;
+pub mod private_file;
 pub mod stack;
 pub mod store;
 pub mod template_pull;
