@@ -84,31 +84,11 @@ fn up_with_send_registry_auth_deploys_from_a_registry_that_asks_for_credentials(
         ("FAASD_DOCKER_CONFIG", server_config.to_str().unwrap()),
     ]);
     let mut project = Project::logged_in(&faasd);
-    let docker_config = dir.path().join("docker-config");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    project.extra_env.extend([
-        ("DOCKER_HOST".to_owned(), docker_host()),
-        (
-            "DOCKER_CONFIG".to_owned(),
-            docker_config.display().to_string(),
-        ),
-    ]);
+    project.use_docker(&dir.path().join("docker-config"));
     project
         .run(&["new", "--lang", "bash", "secret-fn", "--prefix", &host])
         .ok();
-    project
-        .run_stdin(
-            &[
-                "registry-login",
-                "--server",
-                &host,
-                "-u",
-                "alice",
-                "--password-stdin",
-            ],
-            b"s3cret",
-        )
-        .ok();
+    project.registry_login(&host, "alice", "s3cret").ok();
     let bash = format!("RUNTIME_IMAGE={}", template_base_image("bash"));
     let up = ["up", "-f", "secret-fn.yml", "--build-arg", &bash];
 

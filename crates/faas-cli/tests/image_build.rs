@@ -111,16 +111,9 @@ fn push_to_a_registry_that_asks_for_credentials_uses_registry_login() {
     let registry = Registry::start_with_auth("alice", "s3cret").unwrap();
     let host = registry.host();
     let mut project = Project::new("http://127.0.0.1:9");
+    // Docker's own config.json is empty: no credentials but registry-login's.
     let docker_config = project.path().join("docker-config");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    project.extra_env.extend([
-        ("DOCKER_HOST".to_owned(), docker_host()),
-        // Docker's own config.json is empty: no credentials but registry-login's.
-        (
-            "DOCKER_CONFIG".to_owned(),
-            docker_config.display().to_string(),
-        ),
-    ]);
+    project.use_docker(&docker_config);
     project
         .run(&["new", "--lang", "dockerfile", "private", "--prefix", &host])
         .ok();
@@ -146,34 +139,12 @@ fn push_to_a_registry_that_asks_for_credentials_uses_registry_login() {
     assert!(err.contains("faas-cli registry-login --server"), "{err}");
 
     // Wrong credentials are refused, and the message says the saved ones were refused.
-    project
-        .run_stdin(
-            &[
-                "registry-login",
-                "--server",
-                &host,
-                "-u",
-                "alice",
-                "--password-stdin",
-            ],
-            b"wrong\n",
-        )
-        .ok();
+    project.registry_login(&host, "alice", "wrong").ok();
     let err = project.run(&push).fails();
     assert!(err.contains("refused the saved credentials"), "{err}");
 
     let out = project
-        .run_stdin(
-            &[
-                "registry-login",
-                "--server",
-                &host,
-                "-u",
-                "alice",
-                "--password-stdin",
-            ],
-            b"s3cret\n",
-        )
+        .registry_login(&host, "alice", "s3cret\n")
         .ok()
         .stdout();
     assert!(out.contains("Wrote ./credentials/config.json"), "{out}");

@@ -283,6 +283,34 @@ impl Project {
         command
     }
 
+    /// Talks to the project's dockerd with a Docker config folder of its own at `dir` (made
+    /// empty here), so no credentials come from the machine's `~/.docker`.
+    pub fn use_docker(&mut self, dir: &Path) {
+        std::fs::create_dir_all(dir).expect("docker config folder");
+        self.extra_env.extend([
+            (
+                "DOCKER_HOST".to_owned(),
+                faas_testkit::docker::docker_host(),
+            ),
+            ("DOCKER_CONFIG".to_owned(), dir.display().to_string()),
+        ]);
+    }
+
+    /// `faas-cli registry-login --server SERVER -u USER --password-stdin` with `password`.
+    pub fn registry_login(&self, server: &str, user: &str, password: &str) -> Run {
+        self.run_stdin(
+            &[
+                "registry-login",
+                "--server",
+                server,
+                "-u",
+                user,
+                "--password-stdin",
+            ],
+            password.as_bytes(),
+        )
+    }
+
     /// Runs faas-cli with empty stdin.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_stdin(args, b"")
