@@ -27,6 +27,8 @@
 # The static fwatchdog comes from $FWATCHDOG when set, else scripts/build-watchdog.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/terminate.sh
+. "$here/lib/terminate.sh"
 
 say() { printf 'docker.sh: %s\n' "$*" >&2; }
 
@@ -185,12 +187,7 @@ stop() {
     [ -z "$ids" ] || DOCKER_HOST=$(host_of "$dir") docker rm -f $ids >/dev/null 2>&1 || true
     # Networks too: their bridges would stay on the host after the engine stops.
     DOCKER_HOST=$(host_of "$dir") docker network prune -f >/dev/null 2>&1 || true
-    kill -TERM "$pid"
-    for _ in $(seq 1 150); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    terminate "$pid"
     say "dockerd (pid $pid) stopped"
   fi
   rm -f "$dir/dockerd.pid"

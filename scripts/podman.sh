@@ -21,6 +21,8 @@
 # (never /etc/containers) searches no registry for short names.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/terminate.sh
+. "$here/lib/terminate.sh"
 
 say() { printf 'podman.sh: %s\n' "$*" >&2; }
 
@@ -131,12 +133,7 @@ stop() {
     # Containers and networks first: their processes and bridges would outlive the service.
     podman_in "$dir" rm -af -t 2 >/dev/null 2>&1 || true
     podman_in "$dir" network prune -f >/dev/null 2>&1 || true
-    kill -TERM "$pid"
-    for _ in $(seq 1 150); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    terminate "$pid"
     # The overlay driver mounts its directory on itself; no mount outlives the service.
     if mountpoint -q "$dir/storage/overlay"; then umount "$dir/storage/overlay" || true; fi
     say "podman service (pid $pid) stopped"
